@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make up` runs the platform, `make test` the tests.
+# Both install what is missing first (virtualenv, Python packages, Kafka jars, PostgreSQL).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: up down status test lint bench install clean
+
+up: install           ## Kafka + PostgreSQL + every service, in the foreground; Ctrl-C stops all
+	$(PY) deploy/local/up.py
+
+down:                 ## stop a stack left running
+	$(PYTHON) deploy/local/down.py
+
+status:
+	$(PYTHON) deploy/local/stack.py status
+
+test: install         ## the whole suite (unit + integration) against real Kafka and PostgreSQL
+	$(PY) -m ruff check shared services tests deploy
+	$(PY) deploy/local/run_tests.py $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check shared services tests deploy
+	$(PY) -m mypy shared services
+
+bench: install        ## throughput side by side with raw clients and the eventsourcing library
+	$(PY) deploy/local/run_bench.py
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+clean: down
+	rm -rf .run $(VENV)

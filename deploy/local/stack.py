@@ -1,0 +1,378 @@
+"""Local infrastructure without Docker: a real Kafka broker (KRaft) and PostgreSQL.
+
+Standard library only, so it runs before the virtualenv exists. Every command is
+idempotent: starting a running stack or stopping a stopped one is fine.
+
+    python deploy/local/stack.py start|stop|status|env [kafka|postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = Path(os.environ.get("CARECOORD_RUN_DIR", ROOT / ".run"))
+KAFKA_HOME = RUN / "kafka"
+KAFKA_LIB = KAFKA_HOME / "lib"
+KAFKA_DATA = KAFKA_HOME / "data"
+KAFKA_LOGS = KAFKA_HOME / "logs"
+KAFKA_PID = KAFKA_HOME / "broker.pid"
+KAFKA_POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
+KAFKA_PORT = int(os.environ.get("CARECOORD_KAFKA_PORT", "9092"))
+CONTROLLER_PORT = KAFKA_PORT + 1
+PG_PORT = 5432
+PG_USER = "carecoord"
+PG_PASSWORD = "carecoord"
+DATABASES = [f"carecoord_{s}" for s in ("assessment", "pharmacy", "therapy", "coordination")]
+SECRET_FILE = RUN / "secrets" / "jwt-secret"
+STARTED_MARK = RUN / "started-by-stack"
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def log(msg: str) -> None:
+    print(f"[stack] {msg}", file=sys.stderr, flush=True)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return "(no log file)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------- Kafka
+
+
+def kafka_jars() -> None:
+    """Fetch the broker's jars once; a second start reuses the cache."""
+    if KAFKA_LIB.is_dir() and any(KAFKA_LIB.glob("kafka_2.13-*.jar")):
+        return
+    if shutil.which("mvn") is None:
+        raise StackError("Maven (mvn) is needed once to fetch the Kafka jars; install maven")
+    log("fetching Kafka broker jars from Maven Central (first start only)")
+    tmp = KAFKA_HOME / "lib.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    cmd = ["mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:copy-dependencies",
+           "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise StackError(f"could not fetch Kafka jars:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    tmp.rename(KAFKA_LIB)
+
+
+def kafka_config() -> Path:
+    KAFKA_HOME.mkdir(parents=True, exist_ok=True)
+    conf = KAFKA_HOME / "server.properties"
+    conf.write_text(
+        "\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{CONTROLLER_PORT}",
+            f"listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT},CONTROLLER://127.0.0.1:{CONTROLLER_PORT}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={KAFKA_DATA}",
+            "num.partitions=6",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=6",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            "log.retention.hours=-1",
+            "",
+        ])
+    )
+    log4j = KAFKA_HOME / "log4j2.properties"
+    log4j.write_text(
+        "\n".join([
+            "status = warn",
+            "appender.file.type = File",
+            "appender.file.name = file",
+            f"appender.file.fileName = {KAFKA_LOGS / 'server.log'}",
+            "appender.file.layout.type = PatternLayout",
+            "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+            "rootLogger.level = INFO",
+            "rootLogger.appenderRef.file.ref = file",
+            "logger.kafka.name = kafka",
+            "logger.kafka.level = INFO",
+            "logger.apache.name = org.apache.kafka",
+            "logger.apache.level = WARN",
+            "",
+        ])
+    )
+    return conf
+
+
+def java_cmd(main: str, *args: str) -> list[str]:
+    java = os.environ.get("JAVA_HOME")
+    exe = str(Path(java) / "bin" / "java") if java else "java"
+    return [
+        exe, "-Xmx512M", "-Xms512M", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true", f"-Dkafka.logs.dir={KAFKA_LOGS}",
+        f"-Dlog4j2.configurationFile={KAFKA_HOME / 'log4j2.properties'}",
+        "-cp", f"{KAFKA_LIB}/*", main, *args,
+    ]
+
+
+def kafka_pid() -> int | None:
+    try:
+        pid = int(KAFKA_PID.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return pid if b"kafka.Kafka" in cmdline else None
+
+
+def kafka_start(timeout: float = 90.0) -> bool:
+    """Start the broker unless it runs; returns True when this call started it."""
+    if kafka_pid() is not None:
+        wait_kafka(timeout)
+        return False
+    if port_open(KAFKA_PORT):
+        raise StackError(f"port {KAFKA_PORT} is taken by a process that is not this stack's broker")
+    kafka_jars()
+    conf = kafka_config()
+    KAFKA_LOGS.mkdir(parents=True, exist_ok=True)
+    if not (KAFKA_DATA / "meta.properties").exists():
+        cluster_id = subprocess.run(java_cmd("kafka.tools.StorageTool", "random-uuid"),
+                                    capture_output=True, text=True, check=True).stdout.strip()
+        fmt = subprocess.run(java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                                      "-c", str(conf), "-g"), capture_output=True, text=True)
+        if fmt.returncode != 0:
+            raise StackError(f"formatting Kafka storage failed: {fmt.stdout}{fmt.stderr}")
+    server_log = KAFKA_LOGS / "server.log"
+    mark = server_log.stat().st_size if server_log.exists() else 0
+    with open(KAFKA_LOGS / "stdout.log", "ab") as out:
+        proc = subprocess.Popen(java_cmd("kafka.Kafka", str(conf)), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    KAFKA_PID.write_text(str(proc.pid))
+    wait_kafka(timeout, since=mark, proc=proc)
+    return True
+
+
+def wait_kafka(timeout: float, since: int = 0, proc: subprocess.Popen | None = None) -> None:
+    server_log = KAFKA_LOGS / "server.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise StackError(f"Kafka exited with code {proc.returncode}; last log lines:\n"
+                             f"{tail(server_log)}\n{tail(KAFKA_LOGS / 'stdout.log')}")
+        started = proc is None or (server_log.exists() and "Kafka Server started" in
+                                   server_log.read_text(errors="replace")[since:])
+        if started and port_open(KAFKA_PORT):
+            return
+        time.sleep(0.25)
+    raise StackError(f"Kafka did not become ready in {timeout:.0f} s; last log lines:\n"
+                     f"{tail(server_log)}")
+
+
+def kafka_stop() -> None:
+    pid = kafka_pid()
+    if pid is None:
+        KAFKA_PID.unlink(missing_ok=True)
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and kafka_pid() is not None:
+        time.sleep(0.2)
+    if kafka_pid() is not None:
+        log("Kafka did not stop in 30 s; killing it")
+        os.kill(pid, signal.SIGKILL)
+    KAFKA_PID.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _as_postgres(args: list[str], **kw) -> subprocess.CompletedProcess:
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        prefix = ["runuser", "-u", "postgres", "--"]
+    elif os.environ.get("USER") != "postgres":
+        prefix = ["sudo", "-u", "postgres"]
+    return subprocess.run(prefix + args, capture_output=True, text=True, **kw)
+
+
+def pg_cluster() -> tuple[str, str, str] | None:
+    """(version, name, status) of the cluster on port 5432, if Debian's tools know one."""
+    if shutil.which("pg_lsclusters") is None:
+        return None
+    out = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[2] == str(PG_PORT):
+            return parts[0], parts[1], parts[3]
+    return None
+
+
+def pg_install() -> None:
+    if os.geteuid() != 0:
+        raise StackError("PostgreSQL is not installed; run: sudo apt-get install -y postgresql")
+    log("installing PostgreSQL with apt (first start only)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-q"], check=False, env=env, capture_output=True)
+    res = subprocess.run(["apt-get", "install", "-y", "-q", "postgresql"], env=env,
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise StackError(f"apt-get install postgresql failed:\n{res.stderr[-2000:]}")
+
+
+def pg_start(timeout: float = 60.0) -> bool:
+    cluster = pg_cluster()
+    if cluster is None:
+        pg_install()
+        cluster = pg_cluster()
+        if cluster is None:
+            raise StackError("no PostgreSQL cluster on port 5432 after install (pg_lsclusters)")
+    version, name, status = cluster
+    started = False
+    if status != "online":
+        res = subprocess.run(["pg_ctlcluster", version, name, "start"], capture_output=True, text=True)
+        if res.returncode != 0 and "already running" not in res.stderr:
+            raise StackError(f"PostgreSQL {version}/{name} did not start: {res.stderr.strip()}")
+        started = True
+    deadline = time.monotonic() + timeout
+    while not port_open(PG_PORT):
+        if time.monotonic() > deadline:
+            raise StackError(f"PostgreSQL did not accept connections in {timeout:.0f} s; last log "
+                             f"lines:\n{tail(Path(f'/var/log/postgresql/postgresql-{version}-{name}.log'))}")
+        time.sleep(0.2)
+    pg_provision()
+    return started
+
+
+def pg_provision() -> None:
+    """Role and one database per service; idempotent."""
+    sql = (f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='{PG_USER}') THEN "
+           f"CREATE ROLE {PG_USER} LOGIN SUPERUSER PASSWORD '{PG_PASSWORD}'; END IF; END$$;")
+    res = _as_postgres(["psql", "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+    if res.returncode != 0:
+        raise StackError(f"creating the {PG_USER} role failed: {res.stderr.strip()}")
+    existing = _as_postgres(["psql", "-qAtc", "SELECT datname FROM pg_database"]).stdout.split()
+    for db in DATABASES:
+        if db not in existing:
+            res = _as_postgres(["psql", "-qAtc", f"CREATE DATABASE {db} OWNER {PG_USER}"])
+            if res.returncode != 0:
+                raise StackError(f"creating database {db} failed: {res.stderr.strip()}")
+
+
+def pg_stop() -> None:
+    cluster = pg_cluster()
+    if cluster and cluster[2] == "online":
+        subprocess.run(["pg_ctlcluster", cluster[0], cluster[1], "stop"], capture_output=True)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def jwt_secret() -> str:
+    if not SECRET_FILE.exists():
+        SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+        SECRET_FILE.write_text(secrets.token_urlsafe(48))
+        SECRET_FILE.chmod(0o600)
+    return SECRET_FILE.read_text().strip()
+
+
+def env_lines() -> list[str]:
+    base = f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{PG_PORT}"
+    lines = [
+        f"CARECOORD_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{KAFKA_PORT}",
+        f"CARECOORD_PG_URL={base}/postgres",
+        f"CARECOORD_JWT_SECRET={jwt_secret()}",
+    ]
+    for db in DATABASES:
+        svc = db.removeprefix("carecoord_").upper()
+        lines.append(f"CARECOORD_{svc}_DATABASE_URL={base}/{db}")
+    return lines
+
+
+def start(parts: set[str]) -> None:
+    RUN.mkdir(parents=True, exist_ok=True)
+    jwt_secret()
+    t0 = time.monotonic()
+    marks = set(STARTED_MARK.read_text().split()) if STARTED_MARK.exists() else set()
+    if "postgres" in parts and pg_start():
+        marks.add("postgres")
+    if "kafka" in parts and kafka_start():
+        marks.add("kafka")
+    STARTED_MARK.write_text(" ".join(sorted(marks)))
+    log(f"ready in {time.monotonic() - t0:.1f} s: Kafka 127.0.0.1:{KAFKA_PORT}, "
+        f"PostgreSQL 127.0.0.1:{PG_PORT}")
+
+
+def stop(parts: set[str]) -> None:
+    if "kafka" in parts:
+        kafka_stop()
+    if "postgres" in parts:
+        pg_stop()
+    STARTED_MARK.unlink(missing_ok=True)
+    log("stopped")
+
+
+def status() -> int:
+    pid = kafka_pid()
+    kafka = f"running (pid {pid})" if pid and port_open(KAFKA_PORT) else "stopped"
+    cluster = pg_cluster()
+    pg = "online" if cluster and cluster[2] == "online" and port_open(PG_PORT) else "stopped"
+    print(f"kafka     127.0.0.1:{KAFKA_PORT}  {kafka}")
+    print(f"postgres  127.0.0.1:{PG_PORT}  {pg}")
+    return 0 if kafka != "stopped" and pg == "online" else 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stack", description=__doc__)
+    parser.add_argument("command", choices=["start", "stop", "status", "env", "stop-started"])
+    parser.add_argument("parts", nargs="*", help="kafka and/or postgres (default both)")
+    args = parser.parse_args(argv)
+    parts = set(args.parts) or {"kafka", "postgres"}
+    if not parts <= {"kafka", "postgres"}:
+        parser.error("parts are: kafka, postgres")
+    try:
+        if args.command == "start":
+            start(parts)
+        elif args.command == "stop":
+            stop(parts)
+        elif args.command == "stop-started":
+            # Stop only what an earlier `start` brought up, leaving a stack found running alone.
+            started = set(STARTED_MARK.read_text().split()) if STARTED_MARK.exists() else set()
+            if started:
+                stop(started)
+        elif args.command == "status":
+            return status()
+        elif args.command == "env":
+            print("\n".join(env_lines()))
+    except StackError as exc:
+        log(f"error: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

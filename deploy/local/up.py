@@ -1,0 +1,124 @@
+"""``make up``: the local platform in the foreground.
+
+Starts Kafka and PostgreSQL (unless running), then every service that exists, waits until
+each answers /ready, prints where they answer, and on Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import stack  # noqa: E402
+
+SERVICES = {"assessment": 8001, "pharmacy": 8002, "therapy": 8003, "coordination": 8004}
+PIDS = stack.RUN / "services"
+
+
+def ready(port: int) -> tuple[bool, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as resp:
+            return resp.status == 200, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return False, exc.read().decode(errors="replace")
+    except OSError as exc:
+        return False, str(exc)
+
+
+def stop_services(procs: dict[str, subprocess.Popen]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for proc in procs.values():
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    for name in procs:
+        (PIDS / f"{name}.pid").unlink(missing_ok=True)
+
+
+def main() -> int:
+    stop_requested = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    root = stack.ROOT
+    t0 = time.monotonic()
+    before = set(stack.STARTED_MARK.read_text().split()) if stack.STARTED_MARK.exists() else set()
+    try:
+        stack.start({"kafka", "postgres"})
+    except stack.StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    started = (set(stack.STARTED_MARK.read_text().split()) if stack.STARTED_MARK.exists() else set()) - before
+    env = dict(os.environ)
+    env.update(line.split("=", 1) for line in stack.env_lines())
+    PIDS.mkdir(parents=True, exist_ok=True)
+    logs = stack.RUN / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs: dict[str, subprocess.Popen] = {}
+    for name, port in SERVICES.items():
+        if not (root / "services" / name / "app.py").exists():
+            continue
+        out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the service
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "serve", name, "--port", str(port)],
+            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        (PIDS / f"{name}.pid").write_text(str(procs[name].pid))
+    code = 0
+    try:
+        pending = dict(procs)
+        deadline = time.monotonic() + 90
+        while pending and not stop_requested:
+            for name in list(pending):
+                if procs[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited; see {logs / (name + '.log')}")
+                ok, _ = ready(SERVICES[name])
+                if ok:
+                    pending.pop(name)
+            if time.monotonic() > deadline:
+                detail = {n: ready(SERVICES[n])[1][:300] for n in pending}
+                raise RuntimeError(f"not ready in 90 s: {json.dumps(detail)}")
+            time.sleep(0.3)
+        if not stop_requested:
+            print(f"\ncarecoord is up in {time.monotonic() - t0:.1f} s\n")
+            print(f"  {'service':<13} {'health':<34} {'API docs'}")
+            for name in procs:
+                base = f"http://127.0.0.1:{SERVICES[name]}"
+                print(f"  {name:<13} {base + '/ready':<34} {base}/docs")
+            print(f"\n  Kafka 127.0.0.1:{stack.KAFKA_PORT} · PostgreSQL 127.0.0.1:{stack.PG_PORT}"
+                  f" · logs in {logs.relative_to(root)}/ and {stack.KAFKA_LOGS.relative_to(root)}/")
+            print("  a token: .venv/bin/carecoord token --role coordinator --clinic clinic-a")
+            print("\n  Ctrl-C stops everything.", flush=True)
+        while not stop_requested:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {logs / (name + '.log')}")
+            time.sleep(0.5)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        print("\nstopping …", file=sys.stderr)
+        stop_services(procs)
+        if started:
+            stack.stop(started)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""``carecoord``: the command line of the platform.
+
+    carecoord token --role prescriber --clinic clinic-a     a local bearer token
+    carecoord serve pharmacy [--port 8002]                  run one service
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from shared.auth.cli import add_token_parser
+
+SERVICES = {"assessment": 8001, "pharmacy": 8002, "therapy": 8003, "coordination": 8004}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    module = importlib.import_module(f"services.{args.service}.app")
+    uvicorn.run(module.create_app(), host=args.host, port=args.port or SERVICES[args.service],
+                log_level="warning", access_log=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="carecoord", description="carecoord platform tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_token_parser(sub)
+    serve = sub.add_parser("serve", help="run one service in the foreground")
+    serve.add_argument("service", choices=sorted(SERVICES))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(func=_serve)
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

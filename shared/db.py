@@ -1,0 +1,63 @@
+"""PostgreSQL connection pools and versioned SQL migrations (asyncpg).
+
+The kernel talks to PostgreSQL through asyncpg directly: the append and relay paths are
+hot, and a plain driver keeps them measurable. Each service's tables live in one schema
+(``public`` in production, one per test) selected through ``search_path``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+
+def plain_dsn(url: str) -> str:
+    """Accept SQLAlchemy-style URLs (``postgresql+asyncpg://``) as well as plain ones."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+')[0]}{sep}{rest}"
+
+
+async def create_pool(url: str, schema: str = "public", size: int = 10) -> asyncpg.Pool:
+    if schema != "public":
+        conn = await asyncpg.connect(plain_dsn(url))
+        try:
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        finally:
+            await conn.close()
+    pool = await asyncpg.create_pool(
+        plain_dsn(url),
+        min_size=1,
+        max_size=size,
+        server_settings={"search_path": schema, "application_name": "carecoord"},
+    )
+    assert pool is not None
+    return pool
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str
+
+
+async def migrate(pool: asyncpg.Pool, component: str, migrations: Sequence[Migration]) -> None:
+    """Apply ``migrations`` of ``component`` once each, in order, under an advisory lock so
+    several instances starting together do not race."""
+    key = int.from_bytes(hashlib.sha256(f"migrate:{component}".encode()).digest()[:8], "big", signed=True)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " component text NOT NULL, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, name))"
+        )
+        done = {r["name"] for r in await conn.fetch(
+            "SELECT name FROM schema_migrations WHERE component = $1", component)}
+        for m in migrations:
+            if m.name not in done:
+                await conn.execute(m.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (component, name) VALUES ($1, $2)", component, m.name)

@@ -1,0 +1,67 @@
+"""In-memory event store for pure unit tests; same contract as PostgreSQL's."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from shared.envelope import Envelope, chain_hash
+from shared.eventstore.base import (
+    AppendResult,
+    ConcurrencyError,
+    VerifyResult,
+    check_batch,
+    verify_chain,
+)
+
+
+class InMemoryEventStore:
+    def __init__(self) -> None:
+        self._streams: dict[str, list[Envelope]] = {}
+        self._all: list[Envelope] = []
+        self._by_id: dict[str, Envelope] = {}
+        self._lock = asyncio.Lock()
+
+    async def append(
+        self, stream_id: str, expected_version: int | None, events: Sequence[Envelope]
+    ) -> AppendResult:
+        check_batch(stream_id, events)
+        async with self._lock:
+            if str(events[0].id) in self._by_id:
+                return AppendResult(tuple(self._by_id[str(e.id)] for e in events
+                                          if str(e.id) in self._by_id), duplicate=True)
+            stream = self._streams.setdefault(stream_id, [])
+            if expected_version is not None and expected_version != len(stream):
+                raise ConcurrencyError(stream_id, expected_version, len(stream))
+            now = datetime.now(UTC)
+            prev = stream[-1].hash if stream else None
+            stored = []
+            for env in events:
+                positioned = replace(env, stream_version=len(stream) + 1, recorded_at=now,
+                                     global_position=len(self._all) + 1)
+                positioned = replace(positioned, hash=chain_hash(prev, positioned))
+                prev = positioned.hash
+                stream.append(positioned)
+                self._all.append(positioned)
+                self._by_id[str(env.id)] = positioned
+                stored.append(positioned)
+            return AppendResult(tuple(stored))
+
+    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[Envelope]:
+        return [e for e in self._streams.get(stream_id, []) if e.stream_version >= from_version]
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]:
+        return self._all[after_position:after_position + limit]
+
+    async def stream_version(self, stream_id: str) -> int:
+        return len(self._streams.get(stream_id, []))
+
+    async def verify(self, stream_id: str) -> VerifyResult:
+        return verify_chain(stream_id, self._streams.get(stream_id, []))
+
+    def tamper(self, stream_id: str, version: int, **changes: object) -> None:
+        """Alter a stored event in place, as an attacker editing the table would."""
+        stream = self._streams[stream_id]
+        stream[version - 1] = replace(stream[version - 1], **changes)  # type: ignore[arg-type]

@@ -1,0 +1,229 @@
+"""PostgreSQL event store with a transactional outbox.
+
+Gap safety: PostgreSQL hands out identity values in call order but makes rows visible in
+commit order, so a reader tailing ``position > last`` can skip an event that a slower
+transaction commits later. Appends therefore take one transaction-scoped advisory lock
+before they draw positions: positions are drawn and committed in the same order, and a
+reader that has seen position P will never see a smaller one appear later. The lock is held
+for one short statement plus the commit; batched appends amortise it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from shared.db import Migration, migrate
+from shared.envelope import Envelope, chain_hash
+from shared.eventstore.base import (
+    AppendResult,
+    ConcurrencyError,
+    VerifyResult,
+    check_batch,
+    verify_chain,
+)
+
+APPEND_LOCK = 0x63617265636F6F72  # "carecoor": one lock id per database (per service)
+
+MIGRATIONS = [
+    Migration(
+        "001_events_outbox",
+        """
+        CREATE TABLE events (
+            global_position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            event_id uuid NOT NULL UNIQUE,
+            stream_id text NOT NULL,
+            stream_version integer NOT NULL,
+            event_type text NOT NULL,
+            source text NOT NULL,
+            subject text NOT NULL,
+            clinic_id text NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            recorded_at timestamptz NOT NULL,
+            correlation_id text,
+            causation_id text,
+            actor text,
+            traceparent text,
+            payload jsonb NOT NULL,
+            hash bytea NOT NULL,
+            UNIQUE (stream_id, stream_version)
+        );
+        CREATE INDEX events_subject ON events (subject, global_position);
+        CREATE TABLE outbox (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            global_position bigint NOT NULL REFERENCES events (global_position),
+            topic text NOT NULL,
+            sent_at timestamptz
+        );
+        CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+        """,
+    )
+]
+
+_COLUMNS = ("event_id, stream_id, stream_version, event_type, source, subject, clinic_id, "
+            "occurred_at, recorded_at, correlation_id, causation_id, actor, traceparent, "
+            "payload, hash")
+
+_INSERT = f"""
+WITH ins AS (
+    INSERT INTO events ({_COLUMNS})
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[],
+                         $7::text[], $8::timestamptz[], $9::timestamptz[], $10::text[],
+                         $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::bytea[])
+    RETURNING global_position
+), box AS (
+    INSERT INTO outbox (global_position, topic)
+    SELECT global_position, $16::text FROM ins WHERE $16::text IS NOT NULL
+)
+SELECT global_position FROM ins ORDER BY global_position
+"""
+
+class _AlreadyStored(Exception):
+    pass
+
+
+SideWrite = Callable[[asyncpg.Connection, AppendResult], Awaitable[None]]
+
+
+def row_to_envelope(row: asyncpg.Record) -> Envelope:
+    return Envelope(
+        id=row["event_id"],
+        source=row["source"],
+        type=row["event_type"],
+        subject=row["subject"],
+        time=row["occurred_at"],
+        clinic_id=row["clinic_id"],
+        stream_id=row["stream_id"],
+        payload=json.loads(row["payload"]),
+        stream_version=row["stream_version"],
+        recorded_at=row["recorded_at"],
+        correlation_id=row["correlation_id"],
+        causation_id=row["causation_id"],
+        actor=row["actor"],
+        traceparent=row["traceparent"],
+        global_position=row["global_position"],
+        hash=bytes(row["hash"]),
+    )
+
+
+class PostgresEventStore:
+    """One service's event store. ``outbox_topic`` set: every append also queues its events
+    for the relay, in the same transaction."""
+
+    def __init__(self, pool: asyncpg.Pool, outbox_topic: str | None = None) -> None:
+        self.pool = pool
+        self.outbox_topic = outbox_topic
+
+    async def migrate(self) -> None:
+        await migrate(self.pool, "eventstore", MIGRATIONS)
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[Envelope],
+        *,
+        within: SideWrite | None = None,
+    ) -> AppendResult:
+        """Append atomically. ``within`` runs in the same transaction after the insert (an
+        idempotency record, say), so it commits or rolls back with the events."""
+        check_batch(stream_id, events)
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
+                head = await conn.fetchrow(
+                    "SELECT stream_version, hash FROM events WHERE stream_id = $1 "
+                    "ORDER BY stream_version DESC LIMIT 1", stream_id)
+                current = head["stream_version"] if head else 0
+                if expected_version is not None and expected_version != current:
+                    if await self._existing(conn, events) is not None:
+                        raise _AlreadyStored
+                    raise ConcurrencyError(stream_id, expected_version, current)
+                stored = self._chain(events, current, bytes(head["hash"]) if head else None)
+                positions = await conn.fetch(_INSERT, *self._columns(stored), self.outbox_topic)
+                result = AppendResult(tuple(
+                    replace(e, global_position=p["global_position"])
+                    for e, p in zip(stored, positions, strict=True)))
+                if within is not None:
+                    await within(conn, result)
+                return result
+        except (_AlreadyStored, asyncpg.UniqueViolationError) as exc:
+            # A retried append of stored events is a no-op that returns what was stored.
+            if isinstance(exc, asyncpg.UniqueViolationError) and exc.constraint_name != "events_event_id_key":
+                raise
+            async with self.pool.acquire() as conn:
+                existing = await self._existing(conn, events)
+            assert existing is not None
+            return existing
+
+    async def _existing(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> AppendResult | None:
+        rows = await conn.fetch(f"SELECT global_position, {_COLUMNS} FROM events "
+                                "WHERE event_id = ANY($1::uuid[]) ORDER BY global_position",
+                                [e.id for e in events])
+        if not rows:
+            return None
+        return AppendResult(tuple(row_to_envelope(r) for r in rows), duplicate=True)
+
+    @staticmethod
+    def _chain(events: Sequence[Envelope], current: int, prev: bytes | None) -> list[Envelope]:
+        now = datetime.now(UTC)
+        out = []
+        for i, env in enumerate(events, start=current + 1):
+            positioned = env.with_position(i, now)
+            positioned = replace(positioned, hash=chain_hash(prev, positioned))
+            prev = positioned.hash
+            out.append(positioned)
+        return out
+
+    @staticmethod
+    def _columns(events: Sequence[Envelope]) -> list[list[Any]]:
+        return [
+            [e.id for e in events],
+            [e.stream_id for e in events],
+            [e.stream_version for e in events],
+            [e.type for e in events],
+            [e.source for e in events],
+            [e.subject for e in events],
+            [e.clinic_id for e in events],
+            [e.time for e in events],
+            [e.recorded_at for e in events],
+            [e.correlation_id for e in events],
+            [e.causation_id for e in events],
+            [e.actor for e in events],
+            [e.traceparent for e in events],
+            [json.dumps(e.payload, separators=(",", ":")) for e in events],
+            [e.hash for e in events],
+        ]
+
+    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[Envelope]:
+        rows = await self.pool.fetch(
+            f"SELECT global_position, {_COLUMNS} FROM events WHERE stream_id = $1 "
+            "AND stream_version >= $2 ORDER BY stream_version", stream_id, from_version)
+        return [row_to_envelope(r) for r in rows]
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]:
+        rows = await self.pool.fetch(
+            f"SELECT global_position, {_COLUMNS} FROM events WHERE global_position > $1 "
+            "ORDER BY global_position LIMIT $2", after_position, limit)
+        return [row_to_envelope(r) for r in rows]
+
+    async def read_subject(self, subject: str, as_of: datetime | None = None) -> list[Envelope]:
+        """All events about one patient, optionally only those recorded by ``as_of``."""
+        rows = await self.pool.fetch(
+            f"SELECT global_position, {_COLUMNS} FROM events WHERE subject = $1 "
+            "AND ($2::timestamptz IS NULL OR recorded_at <= $2) ORDER BY global_position",
+            subject, as_of)
+        return [row_to_envelope(r) for r in rows]
+
+    async def stream_version(self, stream_id: str) -> int:
+        v = await self.pool.fetchval(
+            "SELECT max(stream_version) FROM events WHERE stream_id = $1", stream_id)
+        return int(v or 0)
+
+    async def verify(self, stream_id: str) -> VerifyResult:
+        return verify_chain(stream_id, await self.read_stream(stream_id))

@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by the relay and the projection runner."""

@@ -1,0 +1,85 @@
+"""CloudEvents 1.0 Kafka protocol binding, binary content mode.
+
+The record value is the payload JSON; every attribute travels as a ``ce_`` header. The
+record key is the patient id so one patient's events keep their order in a partition.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from shared.envelope import CONTENT_TYPE, SPEC_VERSION, Envelope
+
+Headers = list[tuple[str, bytes]]
+
+
+class EnvelopeDecodeError(ValueError):
+    """A record is not a well-formed carecoord CloudEvent."""
+
+
+def _iso(dt: datetime | None) -> bytes:
+    return b"" if dt is None else dt.isoformat().encode()
+
+
+def encode(env: Envelope) -> tuple[bytes, bytes, Headers]:
+    """(key, value, headers) of the Kafka record for ``env``."""
+    key = env.subject.encode()
+    headers: Headers = [
+        ("ce_specversion", SPEC_VERSION.encode()),
+        ("ce_id", str(env.id).encode()),
+        ("ce_source", env.source.encode()),
+        ("ce_type", env.type.encode()),
+        ("ce_time", _iso(env.time)),
+        ("ce_subject", env.subject.encode()),
+        ("ce_partitionkey", key),
+        ("ce_clinicid", env.clinic_id.encode()),
+        ("ce_streamid", env.stream_id.encode()),
+        ("ce_sequence", str(env.stream_version).encode()),
+        ("ce_recordedat", _iso(env.recorded_at)),
+        ("content-type", CONTENT_TYPE.encode()),
+    ]
+    for name, value in (("ce_correlationid", env.correlation_id),
+                        ("ce_causationid", env.causation_id),
+                        ("ce_actor", env.actor),
+                        ("traceparent", env.traceparent)):
+        if value:
+            headers.append((name, value.encode()))
+    value_bytes = json.dumps(env.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return key, value_bytes, headers
+
+
+def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Envelope:
+    h = {k: v.decode("utf-8", "replace") for k, v in headers}
+    try:
+        if h.get("ce_specversion") != SPEC_VERSION:
+            raise EnvelopeDecodeError("missing or unsupported ce_specversion")
+        payload = json.loads(value or b"")
+        if not isinstance(payload, dict):
+            raise EnvelopeDecodeError("payload is not a JSON object")
+        recorded = h.get("ce_recordedat")
+        return Envelope(
+            id=uuid.UUID(h["ce_id"]),
+            source=h["ce_source"],
+            type=h["ce_type"],
+            subject=h["ce_subject"],
+            time=datetime.fromisoformat(h["ce_time"]),
+            clinic_id=h["ce_clinicid"],
+            stream_id=h.get("ce_streamid", h["ce_subject"]),
+            payload=payload,
+            stream_version=int(h.get("ce_sequence", "0")),
+            recorded_at=datetime.fromisoformat(recorded) if recorded else None,
+            correlation_id=h.get("ce_correlationid"),
+            causation_id=h.get("ce_causationid"),
+            actor=h.get("ce_actor"),
+            traceparent=h.get("traceparent"),
+        )
+    except KeyError as exc:
+        raise EnvelopeDecodeError(f"missing header {exc.args[0]}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, EnvelopeDecodeError):
+            raise
+        # The message of a parse error may quote the input; say only what kind failed.
+        raise EnvelopeDecodeError(f"malformed record: {type(exc).__name__}") from None

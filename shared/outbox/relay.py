@@ -1,0 +1,171 @@
+"""Outbox relay: publishes what the event store queued, in order, at least once.
+
+One relay per service database is active at a time (a session advisory lock elects it), so
+two instances cannot interleave batches and reorder a stream's events. A batch is read with
+its rows locked, produced with acks=all and an idempotent producer, and marked sent in the
+same transaction only after every record was acknowledged: a relay that dies after the ack
+and before the mark leaves the rows unsent and they are published again (consumers dedupe
+by event id). While Kafka is down the rows simply wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
+
+from shared.envelope import Envelope
+from shared.eventstore.postgres import _COLUMNS, row_to_envelope
+from shared.kafka import headers as ce
+from shared.kafka.clients import make_producer
+from shared.telemetry import context_from_traceparent, current_traceparent
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("carecoord.outbox")
+
+RELAY_LOCK = 0x72656C6179  # "relay"
+
+_FETCH = f"""
+SELECT o.id AS outbox_id, o.topic, e.global_position, {", ".join("e." + c.strip() for c in _COLUMNS.split(","))}
+FROM outbox o JOIN events e ON e.global_position = o.global_position
+WHERE o.sent_at IS NULL
+ORDER BY o.id
+LIMIT $1
+FOR UPDATE OF o SKIP LOCKED
+"""
+
+AfterAck = Callable[[Sequence[Envelope]], Awaitable[None]]
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    batches: int = 0
+    failures: int = 0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        bootstrap_servers: str,
+        *,
+        batch_size: int = 1000,
+        idle_seconds: float = 0.05,
+        max_backoff: float = 5.0,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+        after_ack: AfterAck | None = None,
+    ) -> None:
+        self.pool = pool
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self.max_backoff = max_backoff
+        self._producer_factory = producer_factory or (lambda: make_producer(bootstrap_servers))
+        self._producer: AIOKafkaProducer | None = None
+        self._after_ack = after_ack  # a test seam: runs between the acks and the mark
+        self.stats = RelayStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until ``stop`` is set; waits its turn while another instance leads."""
+        async with self.pool.acquire() as leader:
+            while not stop.is_set():
+                if await leader.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+                    break
+                await _sleep_or_stop(stop, 1.0)
+            else:
+                return
+            try:
+                await self._loop(stop)
+            finally:
+                await self._close_producer()
+                with contextlib.suppress(Exception):
+                    await leader.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                sent = await self.publish_batch()
+                backoff = 0.1
+            except (asyncpg.PostgresError, OSError, asyncio.TimeoutError, Exception) as exc:
+                # Kafka or the database is away: keep the rows, start afresh after a pause.
+                self.stats.failures += 1
+                log.warning("relay batch failed; retrying", extra={"error_type": type(exc).__name__})
+                await self._close_producer()
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            if sent == 0:
+                await _sleep_or_stop(stop, self.idle_seconds)
+
+    async def publish_batch(self) -> int:
+        """Publish one batch; returns how many events were marked sent."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(_FETCH, self.batch_size)
+            if not rows:
+                return 0
+            producer = await self._ensure_producer()
+            envelopes = [row_to_envelope(r) for r in rows]
+            futures = []
+            for row, env in zip(rows, envelopes, strict=True):
+                key, value, headers = ce.encode(env)
+                with _relay_span(env) as traceparent:
+                    if traceparent:
+                        headers = [(k, v) for k, v in headers if k != "traceparent"]
+                        headers.append(("traceparent", traceparent.encode()))
+                    futures.append(await producer.send(row["topic"], value=value, key=key,
+                                                       headers=headers))
+            await asyncio.gather(*futures)
+            if self._after_ack is not None:
+                await self._after_ack(envelopes)
+            await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
+                               [r["outbox_id"] for r in rows])
+        self.stats.published += len(rows)
+        self.stats.batches += 1
+        return len(rows)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._producer_factory()
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _close_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+
+@contextlib.contextmanager
+def _relay_span(env: Envelope):  # type: ignore[no-untyped-def]
+    """A publish span continuing the request's trace, so consumers continue it in turn."""
+    if not env.traceparent:
+        yield None
+        return
+    with tracer.start_as_current_span(
+        "outbox publish", context=context_from_traceparent(env.traceparent),
+        kind=trace.SpanKind.PRODUCER, attributes={"messaging.system": "kafka"},
+    ):
+        yield current_traceparent()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def elapsed_ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000

@@ -1,0 +1,173 @@
+"""The common shell of every service: pools, event store, relay, health, errors.
+
+``create_service_app(settings, ...)`` builds a FastAPI app whose lifespan opens the
+database pool, migrates, creates the service's topic, starts the outbox relay and any
+background consumers, and stops them all on shutdown. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from shared.auth import AuthConfig, Authenticator
+from shared.db import create_pool
+from shared.errors import DomainError
+from shared.eventstore import PostgresEventStore
+from shared.kafka.clients import ensure_topics, kafka_ready
+from shared.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+from shared.telemetry import TelemetryConfig, instrument_app, setup_logging, setup_tracing
+
+log = logging.getLogger(__name__)
+
+Task = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    """What the lifespan built; routes reach it through ``request.app.state.runtime``."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    store: PostgresEventStore
+    relay: OutboxRelay | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+StartHook = Callable[[Runtime], Awaitable[Sequence[Task]]]
+
+
+def auth_config(settings: ServiceSettings) -> AuthConfig:
+    return AuthConfig(
+        algorithm=settings.jwt_algorithm,
+        hs256_secret=settings.jwt_secret,
+        rs256_public_key=settings.jwt_public_key,
+        jwks_url=settings.jwks_url,
+    )
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    on_start: StartHook | None = None,
+    description: str = "",
+) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        telemetry = TelemetryConfig(service_name=settings.service_name,
+                                    exporter=settings.telemetry_exporter,
+                                    otlp_endpoint=settings.otlp_endpoint,
+                                    log_level=settings.log_level)
+        setup_tracing(telemetry)
+        setup_logging(telemetry)
+        pool = await create_pool(settings.database_url, settings.database_schema,
+                                 settings.database_pool_size)
+        store = PostgresEventStore(pool, settings.topic())
+        await store.migrate()
+        runtime = Runtime(settings, pool, store)
+        stop = asyncio.Event()
+        tasks: list[Task] = []
+        if settings.relay_enabled:
+            runtime.relay = OutboxRelay(pool, settings.kafka_bootstrap_servers,
+                                        batch_size=settings.relay_batch_size,
+                                        idle_seconds=settings.relay_idle_seconds)
+            tasks.append(_with_topics(settings, runtime.relay.run))
+        if on_start is not None:
+            tasks.extend(await on_start(runtime))
+        app.state.runtime = runtime
+        running = [asyncio.create_task(t(stop)) for t in tasks]
+        try:
+            yield
+        finally:
+            stop.set()
+            if running:
+                await asyncio.wait(running, timeout=10)
+            for task in running:
+                task.cancel()
+            await pool.close()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.authenticator = Authenticator(auth_config(settings))
+    instrument_app(app, settings.service_name)
+    _install_error_handlers(app)
+    app.include_router(_health_router())
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _with_topics(settings: ServiceSettings, run: Task) -> Task:
+    """Create the service's topic before relaying; wait for Kafka if it is not up yet."""
+
+    async def task(stop: asyncio.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                await ensure_topics(settings.kafka_bootstrap_servers, [settings.topic()],
+                                    settings.topic_partitions)
+                break
+            except Exception as exc:
+                log.warning("cannot create topics yet", extra={"error_type": type(exc).__name__})
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 5.0)
+        await run(stop)
+
+    return task
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health", summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/ready", summary="Readiness: the database and Kafka answer")
+    async def ready(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), 3)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable ({type(exc).__name__})"
+        ok = await kafka_ready(runtime.settings.kafka_bootstrap_servers)
+        checks["kafka"] = "ok" if ok else "unavailable"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    return router
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        if exc.status_code == 422:
+            loc = ["body", *exc.field.split(".")] if exc.field else ["body"]
+            return JSONResponse({"detail": [{"loc": loc, "msg": exc.reason, "type": "rule_violation"}]},
+                                status_code=422)
+        body: dict[str, Any] = {"detail": exc.reason}
+        if exc.field:
+            body["field"] = exc.field
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI echoes the offending input by default; it may be patient data.
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)

@@ -1,0 +1,84 @@
+"""Service settings, read from the environment by pydantic-settings.
+
+Each service subclasses :class:`ServiceSettings` with its own prefix
+(``CARECOORD_PHARMACY_`` …). Infrastructure shared by all services (Kafka, the JWT secret,
+telemetry) may also come from the unprefixed ``CARECOORD_`` variable that the local stack
+exports, so one environment serves four services. Nothing is read at import time:
+``PharmacySettings()`` reads the environment when called, in the app factory.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar, Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SHARED_FIELDS = (
+    "kafka_bootstrap_servers",
+    "topic_namespace",
+    "topic_partitions",
+    "jwt_algorithm",
+    "jwt_secret",
+    "jwt_public_key",
+    "jwks_url",
+    "telemetry_exporter",
+    "otlp_endpoint",
+    "log_level",
+)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "service"
+
+    database_url: str = "postgresql://carecoord:carecoord@127.0.0.1:5432/postgres"
+    # Tests isolate their tables in a schema of their own; production uses public.
+    database_schema: str = "public"
+    database_pool_size: int = 10
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Prefix of every topic name ("" in production); tests use it to isolate topics.
+    topic_namespace: str = ""
+    topic_partitions: int = 6
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwks_url: str | None = None
+    telemetry_exporter: Literal["off", "console", "otlp"] = "off"
+    otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    relay_enabled: bool = True
+    relay_batch_size: int = 1000
+    relay_idle_seconds: float = 0.05
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shared_infrastructure(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name in _SHARED_FIELDS:
+            value = os.environ.get(f"CARECOORD_{name.upper()}")
+            if name not in data and value is not None:
+                data[name] = value
+        return data
+
+    def topic(self, service: str | None = None, kind: str = "events") -> str:
+        """Topic name: ``carecoord.<service>.<kind>.v1`` behind the optional namespace."""
+        name = f"carecoord.{service or self.service_name}.{kind}.v1"
+        return f"{self.topic_namespace}{name}"
+
+
+def settings_for(service: str) -> type[ServiceSettings]:
+    """A settings class for ``service`` reading ``CARECOORD_<SERVICE>_*`` variables."""
+    prefix = f"CARECOORD_{service.upper()}_"
+    default_db = f"postgresql://carecoord:carecoord@127.0.0.1:5432/carecoord_{service}"
+
+    class _Settings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix=prefix, extra="ignore", frozen=True)
+        service_name: ClassVar[str] = service
+        database_url: str = default_db
+
+    _Settings.__name__ = f"{service.capitalize()}Settings"
+    return _Settings

@@ -1,0 +1,83 @@
+"""Fixtures for tests against real infrastructure.
+
+Kafka and PostgreSQL come from the environment the local stack exports (``make test``
+sets them). Where they are unset and a Docker engine answers, testcontainers starts them.
+Otherwise a test that needs them fails and says how to start the stack. Each test gets its
+own database schema and its own topic namespace, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from shared.db import create_pool, plain_dsn
+
+HOW_TO = ("needs Kafka and PostgreSQL: run the suite with `make test` (it starts the local "
+          "stack), or export CARECOORD_KAFKA_BOOTSTRAP_SERVERS and CARECOORD_PG_URL, or make a "
+          "Docker engine available for testcontainers")
+
+
+def _docker_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    env = os.environ.get("CARECOORD_KAFKA_BOOTSTRAP_SERVERS")
+    if env:
+        yield env
+        return
+    if not _docker_available():
+        pytest.fail(HOW_TO, pytrace=False)
+    from testcontainers.kafka import KafkaContainer
+
+    with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as kafka:
+        yield kafka.get_bootstrap_server()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    env = os.environ.get("CARECOORD_PG_URL")
+    if env:
+        yield env
+        return
+    if not _docker_available():
+        pytest.fail(HOW_TO, pytrace=False)
+    from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:15", driver=None) as pg:
+        yield pg.get_connection_url()
+
+
+@pytest.fixture
+async def schema(pg_url: str) -> AsyncIterator[str]:
+    """A fresh schema for this test, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield name
+    conn = await asyncpg.connect(plain_dsn(pg_url))
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pool(pg_url: str, schema: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await create_pool(pg_url, schema, size=10)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A topic prefix of this test's own."""
+    return f"t{uuid.uuid4().hex[:10]}."
