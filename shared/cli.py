@@ -20,7 +20,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     module = importlib.import_module(f"services.{args.service}.app")
     uvicorn.run(module.create_app(), host=args.host, port=args.port or SERVICES[args.service],
-                log_level="warning", access_log=False)
+                log_config=None, access_log=False)
     return 0
 
 

@@ -98,7 +98,9 @@ def create_service_app(
                 task.cancel()
             await pool.close()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # FastAPI's own tracing records raw paths (patient ids); ours records route templates.
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
+                  telemetry={"tracing": False, "logs": False})
     app.state.authenticator = Authenticator(auth_config(settings))
     instrument_app(app, settings.service_name)
     _install_error_handlers(app)

@@ -94,7 +94,7 @@ class OutboxRelay:
             try:
                 sent = await self.publish_batch()
                 backoff = 0.1
-            except (asyncpg.PostgresError, OSError, asyncio.TimeoutError, Exception) as exc:
+            except (TimeoutError, asyncpg.PostgresError, OSError, Exception) as exc:
                 # Kafka or the database is away: keep the rows, start afresh after a pause.
                 self.stats.failures += 1
                 log.warning("relay batch failed; retrying", extra={"error_type": type(exc).__name__})

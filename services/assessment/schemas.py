@@ -1,0 +1,93 @@
+"""Request and response bodies of the assessment API (the published JSON contract)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.assessment.domain import (
+    LIFE_EVENT_CATEGORIES,
+    LIFE_EVENT_DIRECTIONS,
+    LIFE_EVENT_IMPACTS,
+)
+
+Category = Literal[LIFE_EVENT_CATEGORIES]  # type: ignore[valid-type]
+Direction = Literal[LIFE_EVENT_DIRECTIONS]  # type: ignore[valid-type]
+Impact = Literal[LIFE_EVENT_IMPACTS]  # type: ignore[valid-type]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Preferences(Strict):
+    language: str | None = Field(None, max_length=35, description="BCP 47 language tag")
+    prefers_non_pharmacological_first: bool = False
+
+
+class EnrollRequest(Strict):
+    clinic_id: str = Field(min_length=1, max_length=100)
+    display_name: str = Field(min_length=1, max_length=200)
+    birth_date: date
+    external_ref: str | None = Field(None, max_length=100, description="external record number")
+    preferences: Preferences = Preferences()
+
+
+class EnrollResponse(BaseModel):
+    patient_id: str
+    clinic_id: str
+    age_band: str
+    preferences: Preferences
+    version: int
+
+
+class PatientResponse(BaseModel):
+    patient_id: str
+    clinic_id: str
+    identity_erased: bool
+    display_name: str | None
+    birth_date: date | None
+    external_ref: str | None
+
+
+class AssessmentRequest(Strict):
+    instrument: str = Field(description="PHQ-9, GAD-7, PHQ-15, ISI, WSAS or PAIN-NRS")
+    # Items are checked by the instrument's rules, so the error names the item and its range.
+    item_scores: list[Any]
+    administered_at: AwareDatetime
+    total: int | None = Field(None, description="optional; refused when it disagrees")
+
+
+class AssessmentResponse(BaseModel):
+    assessment_id: str
+    patient_id: str
+    instrument: str
+    item_scores: list[int]
+    total: int
+    max_total: int
+    band: str
+    loinc: str | None
+    safety_item_positive: bool
+    administered_at: AwareDatetime
+    version: int | None = None
+
+
+class LifeEventRequest(Strict):
+    category: Category
+    direction: Direction
+    impact: Impact
+    occurred_at: AwareDatetime
+    note: str | None = Field(None, max_length=2000, description="kept in this service only")
+
+
+class LifeEventResponse(BaseModel):
+    life_event_id: str
+    patient_id: str
+    category: str
+    direction: str
+    impact: str
+    occurred_at: AwareDatetime
+    note: str | None = None
+    version: int | None = None

@@ -1,0 +1,48 @@
+"""Who read which patient's data, for the auditors.
+
+Every read of patient data by a person writes one row: staff id, roles, clinic, patient,
+what was read and when. Rows are only ever inserted.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from shared.auth import Principal
+from shared.db import Migration, migrate
+
+MIGRATIONS = [
+    Migration(
+        "001_access_log",
+        """
+        CREATE TABLE access_log (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at timestamptz NOT NULL DEFAULT now(),
+            staff_id text NOT NULL,
+            roles text[] NOT NULL,
+            clinic_id text NOT NULL,
+            patient_id text NOT NULL,
+            action text NOT NULL
+        );
+        CREATE INDEX access_log_patient ON access_log (patient_id, at);
+        """,
+    )
+]
+
+
+async def migrate_access_log(pool: asyncpg.Pool) -> None:
+    await migrate(pool, "access_log", MIGRATIONS)
+
+
+async def record_access(pool: asyncpg.Pool | asyncpg.Connection, principal: Principal,
+                        clinic_id: str, patient_id: str, action: str) -> None:
+    await pool.execute(
+        "INSERT INTO access_log (staff_id, roles, clinic_id, patient_id, action) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        principal.staff_id, sorted(r.value for r in principal.roles), clinic_id, patient_id, action)
+
+
+async def accesses(pool: asyncpg.Pool, patient_id: str) -> list[dict[str, object]]:
+    rows = await pool.fetch("SELECT at, staff_id, roles, clinic_id, action FROM access_log "
+                            "WHERE patient_id = $1 ORDER BY id", patient_id)
+    return [dict(r) for r in rows]

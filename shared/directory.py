@@ -1,0 +1,85 @@
+"""Patient directory: patient → clinic, for scoping every request to the caller's clinics.
+
+A small projection of the assessment service's enrollment events that every other service
+keeps in its own database, so no service calls another to learn where a patient belongs.
+It reads payloads by event type and field name only: the shared library knows no
+service's domain classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import asyncpg
+
+from shared.db import Migration, migrate
+from shared.envelope import Envelope
+
+ENROLLED = "carecoord.assessment.PatientEnrolled.v1"
+ERASED = "carecoord.assessment.PatientIdentityErased.v1"
+TRANSFERRED = "carecoord.assessment.PatientTransferred.v1"
+
+MIGRATIONS = [
+    Migration(
+        "001_patient_directory",
+        """
+        CREATE TABLE patient_directory (
+            patient_id text PRIMARY KEY,
+            clinic_id text NOT NULL,
+            identity_erased boolean NOT NULL DEFAULT false,
+            enrolled_at timestamptz NOT NULL
+        );
+        """,
+    )
+]
+
+
+async def migrate_directory(pool: asyncpg.Pool) -> None:
+    await migrate(pool, "patient_directory", MIGRATIONS)
+
+
+async def add_patient(conn: asyncpg.Connection | asyncpg.Pool, patient_id: str, clinic_id: str,
+                      enrolled_at: object) -> None:
+    await conn.execute(
+        "INSERT INTO patient_directory (patient_id, clinic_id, enrolled_at) VALUES ($1, $2, $3) "
+        "ON CONFLICT (patient_id) DO NOTHING", patient_id, clinic_id, enrolled_at)
+
+
+class DirectoryProjection:
+    """Projection for :class:`shared.projection.ProjectionRunner` on the assessment topic."""
+
+    name = "patient_directory"
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
+        for env in events:
+            if env.type == ENROLLED:
+                await add_patient(conn, env.subject, env.clinic_id, env.time)
+            elif env.type == ERASED:
+                await conn.execute("UPDATE patient_directory SET identity_erased = true "
+                                   "WHERE patient_id = $1", env.subject)
+            elif env.type == TRANSFERRED:
+                await conn.execute("UPDATE patient_directory SET clinic_id = $2 WHERE patient_id = $1",
+                                   env.subject, env.payload["to_clinic_id"])
+
+
+class PatientDirectory:
+    def __init__(self, pool: asyncpg.Pool, miss_wait_seconds: float = 2.0) -> None:
+        self.pool = pool
+        self.miss_wait_seconds = miss_wait_seconds
+
+    async def clinic_of(self, patient_id: str) -> str | None:
+        """The patient's clinic, or None when unknown.
+
+        A patient enrolled a moment ago may not have reached this service's directory yet;
+        an unknown id is asked again for a short while before it is called unknown, so a
+        client that enrolls and then writes at once is not told the patient does not exist.
+        """
+        deadline = time.monotonic() + self.miss_wait_seconds
+        while True:
+            clinic = await self.pool.fetchval(
+                "SELECT clinic_id FROM patient_directory WHERE patient_id = $1", patient_id)
+            if clinic is not None or time.monotonic() >= deadline:
+                return clinic
+            await asyncio.sleep(0.05)

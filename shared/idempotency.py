@@ -1,0 +1,133 @@
+"""``Idempotency-Key`` for POSTs: a retry returns the first result and appends nothing.
+
+The first response is stored in the same transaction as the events it reports (through the
+event store's ``within`` hook), so there is no window where the events exist and the record
+does not. Two concurrent requests with one key both decide, but only one commits: the other's
+insert of the key waits on the first, fails on the primary key, and its whole transaction
+(its events included) rolls back; it then answers with the stored response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from shared.db import Migration, migrate
+from shared.errors import RuleViolation
+from shared.eventstore.base import AppendResult
+from shared.eventstore.postgres import SideWrite
+
+HEADER = "Idempotency-Key"
+
+MIGRATIONS = [
+    Migration(
+        "001_idempotency_keys",
+        """
+        CREATE TABLE idempotency_keys (
+            principal text NOT NULL,
+            key text NOT NULL,
+            subject text,
+            fingerprint text NOT NULL,
+            status_code integer NOT NULL,
+            response jsonb NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (principal, key)
+        );
+        CREATE INDEX idempotency_keys_subject ON idempotency_keys (subject);
+        """,
+    )
+]
+
+Command = Callable[[SideWrite | None], Awaitable[AppendResult]]
+ToBody = Callable[[AppendResult], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: dict[str, Any]
+
+
+def chain(*writes: SideWrite | None) -> SideWrite | None:
+    """Several same-transaction writes as one ``within`` hook."""
+    present = [w for w in writes if w is not None]
+    if not present:
+        return None
+
+    async def run(conn: asyncpg.Connection, result: AppendResult) -> None:
+        for write in present:
+            await write(conn, result)
+
+    return run
+
+
+class IdempotencyStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def migrate(self) -> None:
+        await migrate(self.pool, "idempotency", MIGRATIONS)
+
+    async def lookup(self, principal: str, key: str, fingerprint: str) -> StoredResponse | None:
+        row = await self.pool.fetchrow(
+            "SELECT fingerprint, status_code, response FROM idempotency_keys "
+            "WHERE principal = $1 AND key = $2", principal, key)
+        if row is None:
+            return None
+        if row["fingerprint"] != fingerprint:
+            raise RuleViolation("this key was used before with a different request",
+                                field=f"header.{HEADER}")
+        return StoredResponse(row["status_code"], json.loads(row["response"]))
+
+    def recorder(self, principal: str, key: str, fingerprint: str, status_code: int,
+                 to_body: ToBody) -> SideWrite:
+        async def write(conn: asyncpg.Connection, result: AppendResult) -> None:
+            await conn.execute(
+                "INSERT INTO idempotency_keys (principal, key, subject, fingerprint, status_code, "
+                "response) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+                principal, key, result.events[0].subject if result.events else None,
+                fingerprint, status_code, json.dumps(to_body(result), default=str))
+
+        return write
+
+
+async def fingerprint(request: Request) -> str:
+    body = await request.body()
+    return hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n" + body).hexdigest()
+
+
+async def run_idempotent(
+    request: Request,
+    store: IdempotencyStore,
+    principal: str,
+    command: Command,
+    to_body: ToBody,
+    status_code: int = 201,
+) -> JSONResponse:
+    """Run ``command`` once per (principal, Idempotency-Key); replay the stored answer."""
+    key = request.headers.get(HEADER)
+    if not key:
+        result = await command(None)
+        return JSONResponse(to_body(result), status_code=status_code)
+    if len(key) > 200:
+        raise RuleViolation("must be at most 200 characters", field=f"header.{HEADER}")
+    fp = await fingerprint(request)
+    stored = await store.lookup(principal, key, fp)
+    if stored is None:
+        try:
+            result = await command(store.recorder(principal, key, fp, status_code, to_body))
+            return JSONResponse(to_body(result), status_code=status_code)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != "idempotency_keys_pkey":
+                raise
+            stored = await store.lookup(principal, key, fp)
+            assert stored is not None
+    return JSONResponse(stored.body, status_code=stored.status_code,
+                        headers={"Idempotent-Replayed": "true"})

@@ -1,0 +1,24 @@
+"""Settings for tracing and logging, built by each service's bootstrap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Exporter = Literal["off", "console", "otlp"]
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    """``exporter="off"`` still traces: trace ids exist, appear in logs and travel in
+    Kafka headers; only nothing is exported.
+
+    ``otlp_endpoint`` is the collector's base URL (``http://collector:4318``) or the full
+    traces URL; ``None`` leaves it to the standard ``OTEL_EXPORTER_OTLP_*`` variables.
+    """
+
+    service_name: str
+    exporter: Exporter = "off"
+    otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
