@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import stack  # noqa: E402
+import stack
 
 SERVICES = {"assessment": 8001, "pharmacy": 8002, "therapy": 8003, "coordination": 8004}
 PIDS = stack.RUN / "services"
@@ -74,7 +74,7 @@ def main() -> int:
     for name, port in SERVICES.items():
         if not (root / "services" / name / "app.py").exists():
             continue
-        out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the service
+        out = open(logs / f"{name}.log", "ab")
         procs[name] = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", "serve", name, "--port", str(port)],
             cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
