@@ -65,7 +65,10 @@ async def schema(pg_url: str) -> AsyncIterator[str]:
     yield name
     conn = await asyncpg.connect(plain_dsn(pg_url))
     try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        # Services under test get "<name>_<service>" schemas of their own; drop those too.
+        schemas = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", f"{name}%")
+        for row in schemas:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{row["nspname"]}" CASCADE')
     finally:
         await conn.close()
 

@@ -1,0 +1,1 @@
+"""Helpers for tests that drive the services over HTTP and read their topics."""
