@@ -14,6 +14,7 @@ import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -51,6 +52,31 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
             return True
     except OSError:
         return False
+
+
+def kafka_answers(port: int = KAFKA_PORT) -> bool:
+    """True when a Kafka broker answers an ApiVersions request (v0) on ``port``."""
+    client = b"carecoord-stack"
+    request = struct.pack(">hhih", 18, 0, 7, len(client)) + client
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(struct.pack(">i", len(request)) + request)
+            size = struct.unpack(">i", _recv(sock, 4))[0]
+            body = _recv(sock, size)
+    except (OSError, struct.error):
+        return False
+    correlation, error = struct.unpack(">ih", body[:6])
+    return correlation == 7 and error == 0
+
+
+def _recv(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise OSError("connection closed")
+        data += chunk
+    return data
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -156,7 +182,10 @@ def kafka_start(timeout: float = 90.0) -> bool:
         wait_kafka(timeout)
         return False
     if port_open(KAFKA_PORT):
-        raise StackError(f"port {KAFKA_PORT} is taken by a process that is not this stack's broker")
+        if kafka_answers():
+            log(f"a Kafka broker started elsewhere answers on {KAFKA_PORT}; using it")
+            return False
+        raise StackError(f"port {KAFKA_PORT} is taken by a process that is not a Kafka broker")
     kafka_jars()
     conf = kafka_config()
     KAFKA_LOGS.mkdir(parents=True, exist_ok=True)
@@ -186,7 +215,7 @@ def wait_kafka(timeout: float, since: int = 0, proc: subprocess.Popen | None = N
                              f"{tail(server_log)}\n{tail(KAFKA_LOGS / 'stdout.log')}")
         started = proc is None or (server_log.exists() and "Kafka Server started" in
                                    server_log.read_text(errors="replace")[since:])
-        if started and port_open(KAFKA_PORT):
+        if started and kafka_answers():
             return
         time.sleep(0.25)
     raise StackError(f"Kafka did not become ready in {timeout:.0f} s; last log lines:\n"
@@ -338,7 +367,9 @@ def stop(parts: set[str]) -> None:
 
 def status() -> int:
     pid = kafka_pid()
-    kafka = f"running (pid {pid})" if pid and port_open(KAFKA_PORT) else "stopped"
+    kafka = f"running (pid {pid})" if pid and kafka_answers() else "stopped"
+    if pid is None and kafka_answers():
+        kafka = "a broker started elsewhere answers"
     cluster = pg_cluster()
     pg = "online" if cluster and cluster[2] == "online" and port_open(PG_PORT) else "stopped"
     print(f"kafka     127.0.0.1:{KAFKA_PORT}  {kafka}")
