@@ -1,0 +1,240 @@
+"""The medication course as a decider: ``decide(state, command, formulary)``.
+
+Pure: no clock, no I/O. The formulary is passed in (the shell loads it once), so the same
+history, command and formulary always give the same events or the same refusal. Refusals
+are ``NotFound`` (no such course for this patient), ``Conflict`` (not possible in the
+course's current state) and ``RuleViolation`` (bad input or a clinical rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from services.pharmacy.formulary import CodeSystem, FormularyEntry
+from shared.errors import Conflict, NotFound, RuleViolation
+from shared.events import DomainEvent
+
+from . import rules
+from .commands import (
+    AdjustDose,
+    Command,
+    DiscontinueMedication,
+    ReportAdverseEffect,
+    StartMedication,
+)
+from .dosing import daily_dose, direction_of_change
+from .events import AdverseEffectReported, DoseAdjusted, MedicationDiscontinued, MedicationStarted
+from .state import CourseState
+from .values import DrugRef, FormularySnapshot, MaxDailyDose, Schedule
+
+
+class FormularyView(Protocol):
+    """The part of a formulary the decider reads."""
+
+    @property
+    def version(self) -> str: ...
+
+    def lookup(self, code: str, system: CodeSystem) -> FormularyEntry | None: ...
+
+
+@dataclass(frozen=True)
+class _Course:
+    """A started course with its fields known to be present."""
+
+    drug: DrugRef
+    dose: float
+    unit: str
+    schedule: Schedule
+    started_at: datetime
+    last_dose_change_at: datetime
+    discontinued: bool
+
+
+def snapshot(formulary: FormularyView, drug: DrugRef) -> FormularySnapshot:
+    """What the formulary says about ``drug`` now, in the form kept in the event."""
+    return _snapshot(formulary.version, formulary.lookup(drug.code, drug.system), drug)
+
+
+def _snapshot(version: str, entry: FormularyEntry | None, drug: DrugRef) -> FormularySnapshot:
+    if entry is None:
+        atc = drug.code.strip().upper() if drug.system == "ATC" else None
+        return FormularySnapshot(
+            version=version,
+            known=False,
+            atc=atc,
+            therapeutic_class=atc[:5] if atc else None,
+        )
+    limit = entry.max_daily_dose
+    return FormularySnapshot(
+        version=version,
+        known=True,
+        atc=entry.atc,
+        therapeutic_class=entry.therapeutic_class.code,
+        opioid=entry.flags.opioid,
+        benzodiazepine=entry.flags.benzodiazepine,
+        serotonergic=entry.flags.serotonergic,
+        qt_prolonging=entry.flags.qt_prolonging,
+        cns_depressant=entry.flags.cns_depressant,
+        max_daily_dose=MaxDailyDose(value=limit.value) if limit is not None else None,
+    )
+
+
+def _course(state: CourseState, patient_id: str, medication_id: str) -> _Course:
+    """The started course, or NotFound: a course of another patient is not disclosed."""
+    if (
+        not state.started
+        or state.patient_id != patient_id
+        or state.medication_id != medication_id
+        or state.drug is None
+        or state.dose is None
+        or state.unit is None
+        or state.schedule is None
+        or state.started_at is None
+    ):
+        raise NotFound("medication course not found", field="medication_id")
+    return _Course(
+        drug=state.drug,
+        dose=state.dose,
+        unit=state.unit,
+        schedule=state.schedule,
+        started_at=state.started_at,
+        last_dose_change_at=state.last_dose_change_at or state.started_at,
+        discontinued=state.status == "discontinued",
+    )
+
+
+def _open_course(state: CourseState, patient_id: str, medication_id: str) -> _Course:
+    course = _course(state, patient_id, medication_id)
+    if course.discontinued:
+        raise Conflict("the medication course is discontinued", field="medication_id")
+    return course
+
+
+def _start(state: CourseState, command: StartMedication, formulary: FormularyView) -> list[DomainEvent]:
+    if state.started:
+        raise Conflict("the medication course already exists", field="medication_id")
+    rules.require_text(command.patient_id, "patient_id")
+    rules.require_text(command.medication_id, "medication_id")
+    rules.require_drug(command.drug)
+    rules.require_dose(command.dose)
+    rules.require_unit(command.unit)
+    rules.require_schedule(command.schedule)
+    route = rules.require_text(command.route, "route")
+    indication = rules.optional_text(command.indication, "indication")
+    rules.require_aware(command.started_at, "started_at")
+    prescriber_id = rules.require_text(command.prescriber_id, "prescriber_id")
+    override_reason = rules.optional_text(command.override_reason, "override_reason")
+    entry = formulary.lookup(command.drug.code, command.drug.system)
+    rules.require_within_daily_maximum(
+        daily_dose(command.dose, command.schedule),
+        command.unit,
+        entry,
+        formulary_version=formulary.version,
+        override_reason=override_reason,
+    )
+    return [
+        MedicationStarted(
+            patient_id=command.patient_id,
+            medication_id=command.medication_id,
+            drug=command.drug,
+            dose=command.dose,
+            unit=command.unit,
+            schedule=command.schedule,
+            route=route,
+            indication=indication,
+            prescriber_id=prescriber_id,
+            formulary=_snapshot(formulary.version, entry, command.drug),
+            override_reason=override_reason,
+            occurred_at=command.started_at,
+        )
+    ]
+
+
+def _require_effective_time(moment: datetime, course: _Course) -> None:
+    """A change cannot predate the start or the last dose change: previous_dose would lie."""
+    rules.require_aware(moment, "effective_at")
+    rules.require_not_before(moment, course.started_at, "effective_at", "the course start")
+    rules.require_not_before(moment, course.last_dose_change_at, "effective_at", "the latest dose change")
+
+
+def _adjust(state: CourseState, command: AdjustDose, formulary: FormularyView) -> list[DomainEvent]:
+    course = _open_course(state, command.patient_id, command.medication_id)
+    _require_effective_time(command.effective_at, course)
+    rules.require_dose(command.dose)
+    rules.require_unit(command.unit)
+    reason = rules.require_text(command.reason, "reason")
+    prescriber_id = rules.require_text(command.prescriber_id, "prescriber_id")
+    override_reason = rules.optional_text(command.override_reason, "override_reason")
+    direction = direction_of_change(course.dose, course.unit, command.dose, command.unit)
+    if direction is None:
+        raise RuleViolation("the new dose equals the current dose", field="dose")
+    daily = daily_dose(command.dose, course.schedule)
+    rules.require_within_daily_maximum(
+        daily,
+        command.unit,
+        formulary.lookup(course.drug.code, course.drug.system),
+        formulary_version=formulary.version,
+        override_reason=override_reason,
+    )
+    return [
+        DoseAdjusted(
+            patient_id=command.patient_id,
+            medication_id=command.medication_id,
+            previous_dose=course.dose,
+            dose=command.dose,
+            unit=command.unit,
+            direction=direction,
+            reason=reason,
+            prescriber_id=prescriber_id,
+            daily_dose=daily,
+            override_reason=override_reason,
+            occurred_at=command.effective_at,
+        )
+    ]
+
+
+def _discontinue(state: CourseState, command: DiscontinueMedication) -> list[DomainEvent]:
+    course = _course(state, command.patient_id, command.medication_id)
+    if course.discontinued:
+        raise Conflict("the medication course is already discontinued", field="medication_id")
+    _require_effective_time(command.effective_at, course)
+    return [
+        MedicationDiscontinued(
+            patient_id=command.patient_id,
+            medication_id=command.medication_id,
+            reason=rules.require_text(command.reason, "reason"),
+            prescriber_id=rules.require_text(command.prescriber_id, "prescriber_id"),
+            occurred_at=command.effective_at,
+        )
+    ]
+
+
+def _report(state: CourseState, command: ReportAdverseEffect) -> list[DomainEvent]:
+    course = _open_course(state, command.patient_id, command.medication_id)
+    rules.require_aware(command.observed_at, "observed_at")
+    rules.require_not_before(command.observed_at, course.started_at, "observed_at", "the course start")
+    return [
+        AdverseEffectReported(
+            patient_id=command.patient_id,
+            medication_id=command.medication_id,
+            effect=rules.require_text(command.effect, "effect"),
+            severity=rules.require_severity(command.severity),
+            reporter_id=rules.require_text(command.reporter_id, "reporter_id"),
+            occurred_at=command.observed_at,
+        )
+    ]
+
+
+def decide(state: CourseState, command: Command, formulary: FormularyView) -> list[DomainEvent]:
+    """The events a command produces on this course, or a DomainError refusing it."""
+    if isinstance(command, StartMedication):
+        return _start(state, command, formulary)
+    if isinstance(command, AdjustDose):
+        return _adjust(state, command, formulary)
+    if isinstance(command, DiscontinueMedication):
+        return _discontinue(state, command)
+    if isinstance(command, ReportAdverseEffect):
+        return _report(state, command)
+    raise TypeError(f"unsupported command: {type(command).__name__}")

@@ -1,0 +1,91 @@
+"""Events of one medication course (stream: one course, keyed by ``medication_id``).
+
+``occurred_at`` is clinical time taken from the command (start, effective or observation
+time), never the time the system learned of it; the envelope adds ``recorded_at``.
+Payloads carry pseudonymous ids only. Free-text fields (indication, reasons, effect) are
+short clinical statements bounded by the decider, never notes about the person.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from shared.events import DomainEvent
+
+from .values import Direction, DrugRef, FormularySnapshot, Schedule, Severity
+
+
+class MedicationStarted(DomainEvent):
+    """A prescriber started a drug; ``occurred_at`` is the start time."""
+
+    event_name: ClassVar[str] = "MedicationStarted"
+    version: ClassVar[int] = 1
+
+    patient_id: str
+    medication_id: str
+    drug: DrugRef
+    dose: float
+    unit: str
+    schedule: Schedule
+    route: str
+    indication: str | None
+    prescriber_id: str
+    formulary: FormularySnapshot
+    override_reason: str | None = None
+
+
+class DoseAdjusted(DomainEvent):
+    """The dose or its unit changed; ``occurred_at`` is when the new dose takes effect.
+
+    ``daily_dose`` is the new dose times the scheduled (or, as needed, the most allowed)
+    doses per day, in ``unit``.
+    """
+
+    event_name: ClassVar[str] = "DoseAdjusted"
+    version: ClassVar[int] = 1
+
+    patient_id: str
+    medication_id: str
+    previous_dose: float
+    dose: float
+    unit: str
+    direction: Direction
+    reason: str
+    prescriber_id: str
+    daily_dose: float
+    override_reason: str | None = None
+
+
+class MedicationDiscontinued(DomainEvent):
+    """The course was stopped; ``occurred_at`` is when the stop takes effect."""
+
+    event_name: ClassVar[str] = "MedicationDiscontinued"
+    version: ClassVar[int] = 1
+
+    patient_id: str
+    medication_id: str
+    reason: str
+    prescriber_id: str
+
+
+class AdverseEffectReported(DomainEvent):
+    """Someone in the team observed an adverse effect; ``occurred_at`` is when."""
+
+    event_name: ClassVar[str] = "AdverseEffectReported"
+    version: ClassVar[int] = 1
+
+    patient_id: str
+    medication_id: str
+    effect: str
+    severity: Severity
+    reporter_id: str
+
+
+PharmacyEvent = MedicationStarted | DoseAdjusted | MedicationDiscontinued | AdverseEffectReported
+
+PHARMACY_EVENT_TYPES: tuple[type[DomainEvent], ...] = (
+    MedicationStarted,
+    DoseAdjusted,
+    MedicationDiscontinued,
+    AdverseEffectReported,
+)
