@@ -11,11 +11,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import asyncpg
 
+from shared.access_log import migrate_access_log
 from shared.db import Migration, migrate
 from shared.envelope import Envelope
+from shared.projection import ProjectionRunner
+
+if TYPE_CHECKING:
+    from shared.service import Runtime
 
 ENROLLED = "carecoord.assessment.PatientEnrolled.v1"
 ERASED = "carecoord.assessment.PatientIdentityErased.v1"
@@ -83,3 +89,19 @@ class PatientDirectory:
             if clinic is not None or time.monotonic() >= deadline:
                 return clinic
             await asyncio.sleep(0.05)
+
+
+async def directory_runner(runtime: Runtime) -> tuple[PatientDirectory, ProjectionRunner]:
+    """The directory of a service other than assessment: its table, kept current by a
+    projection runner on the assessment topic (started by the service's lifespan).
+    Also migrates the access log, which every service that reads patient data needs."""
+    settings = runtime.settings
+    await migrate_directory(runtime.pool)
+    await migrate_access_log(runtime.pool)
+    runner = ProjectionRunner(
+        pool=runtime.pool, bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=f"{settings.topic_namespace}{settings.service_name}.patient-directory",
+        topics=[settings.topic("assessment")], projection=DirectoryProjection(),
+        partitions=settings.topic_partitions)
+    await runner.migrate()
+    return PatientDirectory(runtime.pool), runner

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from shared.events import DomainEvent
@@ -123,6 +125,23 @@ def _utc(dt: datetime | None) -> str | None:
     return None if dt is None else dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _canonical_json(value: Any) -> Any:
+    """JSON numbers by value, not by spelling: a database stores ``1e+16`` as the integer
+    10000000000000000 and ``-0.0`` as ``0.0`` (PostgreSQL's jsonb does), and an event read
+    back must hash as it did when appended."""
+    if isinstance(value, float):
+        if value == 0:
+            return 0.0
+        if math.isfinite(value) and "e+" in repr(value):
+            return int(Decimal(repr(value)))
+        return value
+    if isinstance(value, Mapping):
+        return {k: _canonical_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical_json(v) for v in value]
+    return value
+
+
 def canonical_content(env: Envelope) -> bytes:
     """The bytes a content hash covers: everything recorded about the event except its
     global position and trace context (which are delivery details, not history)."""
@@ -139,7 +158,7 @@ def canonical_content(env: Envelope) -> bytes:
         "correlation_id": env.correlation_id,
         "causation_id": env.causation_id,
         "actor": env.actor,
-        "payload": env.payload,
+        "payload": _canonical_json(env.payload),
     }
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 

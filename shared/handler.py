@@ -7,14 +7,16 @@ append expects the version that was read, so a concurrent writer makes it fail w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+import asyncpg
 
 from shared.envelope import EventRegistry, Metadata, new_envelope
 from shared.events import DomainEvent
 from shared.eventstore.base import AppendResult, ConcurrencyError
-from shared.eventstore.postgres import PostgresEventStore, SideWrite
+from shared.eventstore.postgres import PostgresEventStore
 
 S = TypeVar("S")
 
@@ -32,6 +34,21 @@ class Decider(Generic[S]):
 class Loaded(Generic[S]):
     state: S
     version: int
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[S]):
+    """What a command did: the stored events and the aggregate's state after them."""
+
+    result: AppendResult
+    state: S
+
+    @property
+    def version(self) -> int:
+        return self.result.version
+
+
+Hook = Callable[[asyncpg.Connection, Outcome[Any]], Awaitable[None]]
 
 
 async def load(store: PostgresEventStore, decider: Decider[S], stream_id: str) -> Loaded[S]:
@@ -52,8 +69,8 @@ async def execute(
     clinic_id: str,
     metadata: Metadata,
     expected_version: int | None = None,
-    within: SideWrite | None = None,
-) -> AppendResult:
+    within: Hook | None = None,
+) -> Outcome[S]:
     """Decide on the current state and append; ``expected_version`` lets a client insist on
     the version it saw (optimistic concurrency end to end)."""
     loaded = await load(store, decider, stream_id)
@@ -61,7 +78,17 @@ async def execute(
         raise ConcurrencyError(stream_id, expected_version, loaded.version)
     events = decider.decide(loaded.state, command)
     if not events:
-        return AppendResult(())
+        return Outcome(AppendResult(()), loaded.state)
+    after = loaded.state
+    for event in events:
+        after = decider.evolve(after, event)
+    outcome_state = after
+
+    async def hook(conn: asyncpg.Connection, result: AppendResult) -> None:
+        if within is not None:
+            await within(conn, Outcome(result, outcome_state))
+
     envelopes = [new_envelope(decider.service, stream_id, e, subject=subject, clinic_id=clinic_id,
                               metadata=metadata) for e in events]
-    return await store.append(stream_id, loaded.version, envelopes, within=within)
+    result = await store.append(stream_id, loaded.version, envelopes, within=hook)
+    return Outcome(result, after)

@@ -21,8 +21,7 @@ from fastapi.responses import JSONResponse
 
 from shared.db import Migration, migrate
 from shared.errors import RuleViolation
-from shared.eventstore.base import AppendResult
-from shared.eventstore.postgres import SideWrite
+from shared.handler import Hook, Outcome
 
 HEADER = "Idempotency-Key"
 
@@ -45,8 +44,8 @@ MIGRATIONS = [
     )
 ]
 
-Command = Callable[[SideWrite | None], Awaitable[AppendResult]]
-ToBody = Callable[[AppendResult], dict[str, Any]]
+Command = Callable[[Hook | None], Awaitable[Outcome[Any]]]
+ToBody = Callable[[Outcome[Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -55,15 +54,15 @@ class StoredResponse:
     body: dict[str, Any]
 
 
-def chain(*writes: SideWrite | None) -> SideWrite | None:
+def chain(*writes: Hook | None) -> Hook | None:
     """Several same-transaction writes as one ``within`` hook."""
     present = [w for w in writes if w is not None]
     if not present:
         return None
 
-    async def run(conn: asyncpg.Connection, result: AppendResult) -> None:
+    async def run(conn: asyncpg.Connection, outcome: Outcome[Any]) -> None:
         for write in present:
-            await write(conn, result)
+            await write(conn, outcome)
 
     return run
 
@@ -87,13 +86,14 @@ class IdempotencyStore:
         return StoredResponse(row["status_code"], json.loads(row["response"]))
 
     def recorder(self, principal: str, key: str, fingerprint: str, status_code: int,
-                 to_body: ToBody) -> SideWrite:
-        async def write(conn: asyncpg.Connection, result: AppendResult) -> None:
+                 to_body: ToBody) -> Hook:
+        async def write(conn: asyncpg.Connection, outcome: Outcome[Any]) -> None:
+            result = outcome.result
             await conn.execute(
                 "INSERT INTO idempotency_keys (principal, key, subject, fingerprint, status_code, "
                 "response) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
                 principal, key, result.events[0].subject if result.events else None,
-                fingerprint, status_code, json.dumps(to_body(result), default=str))
+                fingerprint, status_code, json.dumps(to_body(outcome), default=str))
 
         return write
 

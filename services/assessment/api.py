@@ -30,7 +30,7 @@ from services.assessment.schemas import (
 )
 from shared.access_log import record_access
 from shared.auth import Principal, Role, require_roles, scope_to_clinic
-from shared.eventstore.base import AppendResult
+from shared.handler import Outcome
 from shared.idempotency import run_idempotent
 from shared.request_context import command_metadata
 from shared.service import Runtime
@@ -68,13 +68,14 @@ async def enroll(body: EnrollRequest, request: Request,
                             preferences=PatientPreferences(**body.preferences.model_dump()),
                             enrolled_at=datetime.now(UTC))
 
-    def to_body(result: AppendResult) -> dict[str, Any]:
+    def to_body(outcome: Outcome[Any]) -> dict[str, Any]:
+        result = outcome.result
         event = result.events[0]
         return {"patient_id": event.subject, "clinic_id": event.clinic_id,
                 "age_band": event.payload["age_band"], "preferences": event.payload["preferences"],
                 "version": result.version}
 
-    async def run(within: Any) -> AppendResult:
+    async def run(within: Any) -> Outcome[Any]:
         return await handlers.enroll(rt, command, body, command_metadata(request, principal), within)
 
     return await run_idempotent(request, rt.extras["idempotency"], principal.staff_id, run, to_body)
@@ -113,10 +114,11 @@ async def record_assessment(patient_id: str, body: AssessmentRequest, request: R
                                instrument=body.instrument, item_scores=body.item_scores,
                                administered_at=body.administered_at, client_total=body.total)
 
-    def to_body(result: AppendResult) -> dict[str, Any]:
+    def to_body(outcome: Outcome[Any]) -> dict[str, Any]:
+        result = outcome.result
         return assessment_body(result.events[0].payload, result.version)
 
-    async def run(within: Any) -> AppendResult:
+    async def run(within: Any) -> Outcome[Any]:
         return await handlers.record(rt, command, clinic, command_metadata(request, principal), within)
 
     return await run_idempotent(request, rt.extras["idempotency"], principal.staff_id, run, to_body)
@@ -146,13 +148,14 @@ async def record_life_event(patient_id: str, body: LifeEventRequest, request: Re
                               category=body.category, direction=body.direction, impact=body.impact,
                               occurred_at=body.occurred_at)
 
-    def to_body(result: AppendResult) -> dict[str, Any]:
+    def to_body(outcome: Outcome[Any]) -> dict[str, Any]:
+        result = outcome.result
         p = result.events[0].payload
         return {"life_event_id": p["life_event_id"], "patient_id": patient_id,
                 "category": p["category"], "direction": p["direction"], "impact": p["impact"],
                 "occurred_at": p["occurred_at"], "note": body.note, "version": result.version}
 
-    async def run(within: Any) -> AppendResult:
+    async def run(within: Any) -> Outcome[Any]:
         return await handlers.life_event(rt, command, body.note, clinic,
                                          command_metadata(request, principal), within)
 

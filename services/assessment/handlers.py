@@ -22,9 +22,7 @@ from services.assessment.schemas import EnrollRequest
 from shared.directory import add_patient
 from shared.envelope import EventRegistry, Metadata
 from shared.events import DomainEvent
-from shared.eventstore.base import AppendResult
-from shared.eventstore.postgres import SideWrite
-from shared.handler import Decider, execute
+from shared.handler import Decider, Hook, Outcome, execute
 from shared.idempotency import chain
 from shared.service import Runtime
 
@@ -52,8 +50,8 @@ async def clinic_of(rt: Runtime, patient_id: str) -> str | None:
 
 
 async def enroll(rt: Runtime, cmd: EnrollPatient, body: EnrollRequest, meta: Metadata,
-                 within: SideWrite | None) -> AppendResult:
-    async def identity_and_directory(conn: asyncpg.Connection, result: AppendResult) -> None:
+                 within: Hook | None) -> Outcome[PatientRecord]:
+    async def identity_and_directory(conn: asyncpg.Connection, outcome: Outcome[PatientRecord]) -> None:
         await ident.store_identity(conn, cmd.patient_id, cmd.clinic_id, body.display_name,
                                    body.birth_date, body.external_ref)
         await add_patient(conn, cmd.patient_id, cmd.clinic_id, cmd.enrolled_at)
@@ -64,14 +62,14 @@ async def enroll(rt: Runtime, cmd: EnrollPatient, body: EnrollRequest, meta: Met
 
 
 async def record(rt: Runtime, cmd: RecordAssessment, clinic: str, meta: Metadata,
-                 within: SideWrite | None) -> AppendResult:
+                 within: Hook | None) -> Outcome[PatientRecord]:
     return await execute(rt.store, rt.extras["decider"], stream_of(cmd.patient_id), cmd,
                          subject=cmd.patient_id, clinic_id=clinic, metadata=meta, within=within)
 
 
 async def life_event(rt: Runtime, cmd: RecordLifeEvent, note: str | None, clinic: str,
-                     meta: Metadata, within: SideWrite | None) -> AppendResult:
-    async def keep_note(conn: asyncpg.Connection, result: AppendResult) -> None:
+                     meta: Metadata, within: Hook | None) -> Outcome[PatientRecord]:
+    async def keep_note(conn: asyncpg.Connection, outcome: Outcome[PatientRecord]) -> None:
         if note:
             await ident.store_note(conn, cmd.life_event_id, cmd.patient_id, note)
 
@@ -80,13 +78,13 @@ async def life_event(rt: Runtime, cmd: RecordLifeEvent, note: str | None, clinic
                          within=chain(keep_note, within))
 
 
-async def erase(rt: Runtime, cmd: ErasePatientIdentity, clinic: str, meta: Metadata) -> AppendResult:
-    async def remove(conn: asyncpg.Connection, result: AppendResult) -> None:
+async def erase(rt: Runtime, cmd: ErasePatientIdentity, clinic: str, meta: Metadata) -> Outcome[PatientRecord]:
+    async def remove(conn: asyncpg.Connection, outcome: Outcome[PatientRecord]) -> None:
         await ident.erase_identity(conn, cmd.patient_id)
 
     result = await execute(rt.store, rt.extras["decider"], stream_of(cmd.patient_id), cmd,
                            subject=cmd.patient_id, clinic_id=clinic, metadata=meta, within=remove)
-    if not result.events:  # erased before: make sure nothing came back since
+    if not result.result.events:  # erased before: make sure nothing came back since
         async with rt.pool.acquire() as conn:
             await ident.erase_identity(conn, cmd.patient_id)
     return result

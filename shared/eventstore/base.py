@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from shared.envelope import Envelope, chain_hash
@@ -54,6 +55,8 @@ class EventStore(Protocol):
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[Envelope]: ...
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]: ...
+
+    async def read_subject(self, subject: str, as_of: datetime | None = None) -> list[Envelope]: ...
 
     async def stream_version(self, stream_id: str) -> int: ...
 

@@ -55,6 +55,11 @@ class InMemoryEventStore:
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]:
         return self._all[after_position:after_position + limit]
 
+    async def read_subject(self, subject: str, as_of: datetime | None = None) -> list[Envelope]:
+        """All events about one patient, optionally only those recorded by ``as_of``."""
+        return [e for e in self._all if e.subject == subject
+                and (as_of is None or (e.recorded_at is not None and e.recorded_at <= as_of))]
+
     async def stream_version(self, stream_id: str) -> int:
         return len(self._streams.get(stream_id, []))
 

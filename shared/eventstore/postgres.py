@@ -28,7 +28,9 @@ from shared.eventstore.base import (
     verify_chain,
 )
 
-APPEND_LOCK = 0x63617265636F6F72  # "carecoor": one lock id per database (per service)
+# Advisory locks are per database; keying them by schema keeps services (or tests) that
+# share a database but not a schema from serialising on each other.
+APPEND_LOCK_SQL = "SELECT pg_advisory_xact_lock(1667330661, hashtext(current_schema()))"
 
 MIGRATIONS = [
     Migration(
@@ -135,7 +137,7 @@ class PostgresEventStore:
         check_batch(stream_id, events)
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
+                await conn.execute(APPEND_LOCK_SQL)
                 head = await conn.fetchrow(
                     "SELECT stream_version, hash FROM events WHERE stream_id = $1 "
                     "ORDER BY stream_version DESC LIMIT 1", stream_id)
@@ -153,6 +155,12 @@ class PostgresEventStore:
                     await within(conn, result)
                 return result
         except (_AlreadyStored, asyncpg.UniqueViolationError) as exc:
+            if (isinstance(exc, asyncpg.UniqueViolationError)
+                    and exc.constraint_name == "events_stream_id_stream_version_key"):
+                # The lock makes this unreachable; should a writer ever bypass it, the
+                # unique key still turns a lost race into the conflict callers handle.
+                raise ConcurrencyError(stream_id, expected_version,
+                                       await self.stream_version(stream_id)) from None
             # A retried append of stored events is a no-op that returns what was stored.
             if isinstance(exc, asyncpg.UniqueViolationError) and exc.constraint_name != "events_event_id_key":
                 raise

@@ -51,8 +51,9 @@ def encode(env: Envelope) -> tuple[bytes, bytes, Headers]:
     return key, value_bytes, headers
 
 
-def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Envelope:
-    h = {k: v.decode("utf-8", "replace") for k, v in headers}
+def decode(value: bytes | None, headers: Sequence[tuple[str, bytes | None]] | None) -> Envelope:
+    # Kafka allows a header without a value; for a required attribute that is "missing".
+    h = {k: v.decode("utf-8", "replace") for k, v in headers or () if v is not None}
     try:
         if h.get("ce_specversion") != SPEC_VERSION:
             raise EnvelopeDecodeError("missing or unsupported ce_specversion")

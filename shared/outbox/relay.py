@@ -30,7 +30,7 @@ from shared.telemetry import context_from_traceparent, current_traceparent
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("carecoord.outbox")
 
-RELAY_LOCK = 0x72656C6179  # "relay"
+RELAY_LOCK = 1919249516  # with hashtext(current_schema()): one leader per event store
 
 _FETCH = f"""
 SELECT o.id AS outbox_id, o.topic, e.global_position, {", ".join("e." + c.strip() for c in _COLUMNS.split(","))}
@@ -76,7 +76,7 @@ class OutboxRelay:
         """Publish until ``stop`` is set; waits its turn while another instance leads."""
         async with self.pool.acquire() as leader:
             while not stop.is_set():
-                if await leader.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+                if await leader.fetchval("SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", RELAY_LOCK):
                     break
                 await _sleep_or_stop(stop, 1.0)
             else:
@@ -86,7 +86,7 @@ class OutboxRelay:
             finally:
                 await self._close_producer()
                 with contextlib.suppress(Exception):
-                    await leader.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+                    await leader.execute("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", RELAY_LOCK)
 
     async def _loop(self, stop: asyncio.Event) -> None:
         backoff = 0.1

@@ -97,6 +97,7 @@ class ProjectionRunner:
     projection: Projection
     registry: EventRegistry | None = None  # when set, unknown types are poison
     max_records: int = 1000
+    partitions: int = 6  # for source topics this runner has to create
     max_backoff: float = 5.0
     consumer_factory: Callable[[], AIOKafkaConsumer] | None = None
     on_batch: Callable[[int], Awaitable[None]] | None = None
@@ -111,7 +112,8 @@ class ProjectionRunner:
         backoff = 0.5
         while True:  # the broker may still be starting; wait for it rather than fail
             try:
-                await ensure_topics(self.bootstrap_servers, [f"{t}.dlq" for t in self.topics])
+                await ensure_topics(self.bootstrap_servers, self.topics, self.partitions)
+                await ensure_topics(self.bootstrap_servers, [f"{t}.dlq" for t in self.topics], self.partitions)
                 consumer = (self.consumer_factory or self._default_consumer)()
                 self._dlq = make_producer(self.bootstrap_servers)
                 await consumer.start()

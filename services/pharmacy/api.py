@@ -1,0 +1,128 @@
+"""HTTP API of the pharmacy service: parse → authorise → command → handler → response."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+
+from services.pharmacy import handlers
+from services.pharmacy.domain import (
+    AdjustDose,
+    Command,
+    DiscontinueMedication,
+    DrugRef,
+    ReportAdverseEffect,
+    Schedule,
+    StartMedication,
+)
+from services.pharmacy.schemas import (
+    AdjustRequest,
+    AdverseEffectRequest,
+    CommandResponse,
+    Course,
+    CourseWithHistory,
+    DiscontinueRequest,
+    StartRequest,
+)
+from shared.access_log import record_access
+from shared.auth import Principal, Role, require_roles, scope_to_clinic
+from shared.handler import Outcome
+from shared.idempotency import run_idempotent
+from shared.request_context import command_metadata
+from shared.service import Runtime
+
+router = APIRouter(prefix="/v1/patients/{patient_id}/medications", tags=["medications"])
+
+WRITERS = (Role.PRESCRIBER, Role.ADMIN)
+READERS = (Role.PRESCRIBER, Role.THERAPIST, Role.ASSESSOR, Role.COORDINATOR, Role.ADMIN, Role.AUDITOR)
+Writer = Annotated[Principal, Depends(require_roles(*WRITERS))]
+Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def _scoped(request: Request, principal: Principal, patient_id: str) -> str:
+    """The patient's clinic from the directory, if the caller may see it; 404 otherwise."""
+    clinic = await _runtime(request).extras["directory"].clinic_of(patient_id)
+    scope_to_clinic(principal, clinic)
+    assert clinic is not None
+    return str(clinic)
+
+
+async def _command(request: Request, principal: Principal, patient_id: str, command: Command,
+                   expected_version: int | None = None, status_code: int = 201) -> JSONResponse:
+    rt = _runtime(request)
+    clinic = await _scoped(request, principal, patient_id)
+
+    async def run(within: Any) -> Outcome[Any]:
+        return await handlers.handle(rt, command, clinic, command_metadata(request, principal), within,
+                                     expected_version)
+
+    return await run_idempotent(request, rt.extras["idempotency"], principal.staff_id, run,
+                                handlers.command_body, status_code)
+
+
+@router.post("", status_code=201, response_model=CommandResponse, summary="Start a medication course")
+async def start(patient_id: str, body: StartRequest, request: Request, principal: Writer) -> JSONResponse:
+    command = StartMedication(
+        patient_id=patient_id, medication_id=str(uuid.uuid4()),
+        drug=DrugRef(**body.drug.model_dump()), dose=body.dose, unit=body.unit,
+        schedule=Schedule(**body.schedule.model_dump()), route=body.route, indication=body.indication,
+        started_at=body.started_at, prescriber_id=principal.staff_id, override_reason=body.override_reason)
+    return await _command(request, principal, patient_id, command)
+
+
+@router.post("/{medication_id}/dose-adjustments", status_code=201, response_model=CommandResponse,
+             summary="Change the dose; send expected_version to refuse a concurrent change (409)")
+async def adjust(patient_id: str, medication_id: str, body: AdjustRequest, request: Request,
+                 principal: Writer) -> JSONResponse:
+    command = AdjustDose(patient_id=patient_id, medication_id=medication_id, dose=body.dose, unit=body.unit,
+                         reason=body.reason, effective_at=body.effective_at, prescriber_id=principal.staff_id,
+                         override_reason=body.override_reason)
+    return await _command(request, principal, patient_id, command, body.expected_version)
+
+
+@router.post("/{medication_id}/discontinuation", status_code=201, response_model=CommandResponse,
+             summary="Stop the course")
+async def discontinue(patient_id: str, medication_id: str, body: DiscontinueRequest, request: Request,
+                      principal: Writer) -> JSONResponse:
+    command = DiscontinueMedication(patient_id=patient_id, medication_id=medication_id, reason=body.reason,
+                                    effective_at=body.effective_at, prescriber_id=principal.staff_id)
+    return await _command(request, principal, patient_id, command)
+
+
+@router.post("/{medication_id}/adverse-effects", status_code=201, response_model=CommandResponse,
+             summary="Report an adverse effect of the course")
+async def adverse_effect(patient_id: str, medication_id: str, body: AdverseEffectRequest, request: Request,
+                         principal: Annotated[Principal, Depends(require_roles(*WRITERS, Role.THERAPIST,
+                                                                                Role.COORDINATOR))]
+                         ) -> JSONResponse:
+    command = ReportAdverseEffect(patient_id=patient_id, medication_id=medication_id, effect=body.effect,
+                                  severity=body.severity, observed_at=body.observed_at,
+                                  reporter_id=principal.staff_id)
+    return await _command(request, principal, patient_id, command)
+
+
+@router.get("", response_model=list[Course], summary="Courses of a patient, active first")
+async def list_courses(patient_id: str, request: Request, principal: Reader) -> list[dict[str, Any]]:
+    rt = _runtime(request)
+    clinic = await _scoped(request, principal, patient_id)
+    await record_access(rt.pool, principal, clinic, patient_id, "read medications")
+    return await handlers.courses_of(rt, patient_id)
+
+
+@router.get("/{medication_id}", response_model=CourseWithHistory, summary="One course with its history")
+async def get_course(patient_id: str, medication_id: str, request: Request, principal: Reader) -> dict[str, Any]:
+    rt = _runtime(request)
+    clinic = await _scoped(request, principal, patient_id)
+    await record_access(rt.pool, principal, clinic, patient_id, "read medication")
+    view = await handlers.course(rt, patient_id, medication_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "medication not found")
+    return view

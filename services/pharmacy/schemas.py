@@ -1,0 +1,102 @@
+"""Request and response bodies of the pharmacy API (the published JSON contract)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Drug(Strict):
+    code: str = Field(min_length=1, max_length=40, description="RxNorm RXCUI or ATC code")
+    system: Literal["RxNorm", "ATC"]
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Schedule(Strict):
+    """Either ``{"times_per_day": n}`` or ``{"as_needed": true}`` (optionally with a maximum
+    ``times_per_day``)."""
+
+    times_per_day: int | None = Field(None, ge=1, le=24)
+    as_needed: bool = False
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Schedule:
+        if self.times_per_day is None and not self.as_needed:
+            raise ValueError("give times_per_day, or as_needed: true")
+        return self
+
+
+class StartRequest(Strict):
+    drug: Drug
+    dose: float = Field(allow_inf_nan=False)
+    unit: str
+    schedule: Schedule
+    route: str = "oral"
+    indication: str | None = Field(None, max_length=500)
+    started_at: AwareDatetime
+    override_reason: str | None = Field(None, max_length=500)
+
+
+class AdjustRequest(Strict):
+    dose: float = Field(allow_inf_nan=False)
+    unit: str
+    reason: str = Field(min_length=1, max_length=500)
+    effective_at: AwareDatetime
+    expected_version: int | None = Field(None, ge=1)
+    override_reason: str | None = Field(None, max_length=500)
+
+
+class DiscontinueRequest(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+    effective_at: AwareDatetime
+
+
+class AdverseEffectRequest(Strict):
+    effect: str = Field(min_length=1, max_length=500)
+    severity: Literal["mild", "moderate", "severe"]
+    observed_at: AwareDatetime
+
+
+class CommandResponse(BaseModel):
+    medication_id: str
+    patient_id: str
+    version: int
+    event_id: str | None
+    status: Literal["active", "discontinued"]
+    dose: float
+    unit: str
+
+
+class HistoryEntry(BaseModel):
+    version: int
+    event_type: str
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    actor: str | None
+    data: dict[str, object]
+
+
+class Course(BaseModel):
+    medication_id: str
+    patient_id: str
+    drug: Drug
+    dose: float
+    unit: str
+    daily_dose_mg: float | None
+    schedule: Schedule
+    route: str
+    indication: str | None
+    status: Literal["active", "discontinued"]
+    started_at: AwareDatetime
+    discontinued_at: AwareDatetime | None
+    formulary: dict[str, object]
+    version: int
+
+
+class CourseWithHistory(Course):
+    history: list[HistoryEntry]
