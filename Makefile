@@ -17,8 +17,9 @@ down:                 ## stop a stack left running
 status:
 	$(PYTHON) deploy/local/stack.py status
 
-test: install         ## the whole suite (unit + integration) against real Kafka and PostgreSQL
+test: install         ## lint, then the whole suite (unit + integration) against real Kafka and PostgreSQL
 	$(PY) -m ruff check shared services tests deploy
+	$(PY) -m mypy shared services
 	$(PY) deploy/local/run_tests.py $(PYTEST_ARGS)
 
 lint: install

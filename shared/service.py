@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from shared.telemetry import TelemetryConfig, instrument_app, setup_logging, set
 
 log = logging.getLogger(__name__)
 
-Task = Callable[[asyncio.Event], Awaitable[None]]
+Task = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -87,7 +87,7 @@ def create_service_app(
         if on_start is not None:
             tasks.extend(await on_start(runtime))
         app.state.runtime = runtime
-        running = [asyncio.create_task(t(stop)) for t in tasks]
+        running: list[asyncio.Task[None]] = [asyncio.create_task(t(stop)) for t in tasks]
         try:
             yield
         finally:

@@ -171,7 +171,10 @@ class ProjectionRunner:
             if self.registry is not None:
                 self.registry.decode(env)  # validates type and payload
             return _Item(record, env)
-        except (ce.EnvelopeDecodeError, UnknownEventType, ValueError) as exc:
+        except Exception as exc:
+            # Whatever fails to decode one record (a malformed envelope, an unknown type, an
+            # invalid payload, an upcaster tripping over an odd old payload) is that
+            # record's problem: it is poison, not a reason to stop the partition.
             return _Item(record, error=exc)
 
     async def _apply_batch(self, items: list[_Item]) -> None:
