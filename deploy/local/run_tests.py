@@ -14,22 +14,15 @@ import stack
 
 
 def main(argv: list[str]) -> int:
-    before = set(stack.STARTED_MARK.read_text().split()) if stack.STARTED_MARK.exists() else set()
+    t0 = time.monotonic()
     try:
-        stack.start({"kafka", "postgres"})
+        with stack.session(keep=os.environ.get("KEEP_STACK") == "1") as env:
+            t1 = time.monotonic()
+            code = subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=stack.ROOT, env=env)
     except stack.StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    after = set(stack.STARTED_MARK.read_text().split()) if stack.STARTED_MARK.exists() else set()
-    env = dict(os.environ)
-    env.update(line.split("=", 1) for line in stack.env_lines())
-    t0 = time.monotonic()
-    try:
-        code = subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=stack.ROOT, env=env)
-    finally:
-        if os.environ.get("KEEP_STACK") != "1" and after - before:
-            stack.stop(after - before)
-    print(f"[test] suite finished in {time.monotonic() - t0:.1f} s with exit code {code}",
+    print(f"[test] stack ready in {t1 - t0:.1f} s; suite ran {time.monotonic() - t1:.1f} s; exit code {code}",
           file=sys.stderr)
     return code
 

@@ -9,6 +9,7 @@ idempotent: starting a running stack or stopping a stopped one is fine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import shutil
@@ -18,6 +19,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -356,6 +358,26 @@ def start(parts: set[str]) -> None:
         f"PostgreSQL 127.0.0.1:{PG_PORT}")
 
 
+@contextlib.contextmanager
+def session(keep: bool = False) -> Iterator[dict[str, str]]:
+    """Start what is not running, yield the environment pointing at it, then stop what this
+    session started (unless ``keep``), leaving a stack found running as it was."""
+    before = started_parts()
+    start({"kafka", "postgres"})
+    ours = started_parts() - before
+    env = dict(os.environ)
+    env.update(line.split("=", 1) for line in env_lines())
+    try:
+        yield env
+    finally:
+        if ours and not keep:
+            stop(ours)
+
+
+def started_parts() -> set[str]:
+    return set(STARTED_MARK.read_text().split()) if STARTED_MARK.exists() else set()
+
+
 def stop(parts: set[str]) -> None:
     if "kafka" in parts:
         kafka_stop()
@@ -392,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             stop(parts)
         elif args.command == "stop-started":
             # Stop only what an earlier `start` brought up, leaving a stack found running alone.
-            started = set(STARTED_MARK.read_text().split()) if STARTED_MARK.exists() else set()
+            started = started_parts()
             if started:
                 stop(started)
         elif args.command == "status":

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,17 +57,17 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    root = stack.ROOT
     t0 = time.monotonic()
-    before = set(stack.STARTED_MARK.read_text().split()) if stack.STARTED_MARK.exists() else set()
     try:
-        stack.start({"kafka", "postgres"})
+        with stack.session() as env:
+            return run_services(env, t0, lambda: stop_requested)
     except stack.StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    started = (set(stack.STARTED_MARK.read_text().split()) if stack.STARTED_MARK.exists() else set()) - before
-    env = dict(os.environ)
-    env.update(line.split("=", 1) for line in stack.env_lines())
+
+
+def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bool]) -> int:
+    root = stack.ROOT
     PIDS.mkdir(parents=True, exist_ok=True)
     logs = stack.RUN / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -83,7 +84,7 @@ def main() -> int:
     try:
         pending = dict(procs)
         deadline = time.monotonic() + 90
-        while pending and not stop_requested:
+        while pending and not stop_requested():
             for name in list(pending):
                 if procs[name].poll() is not None:
                     raise RuntimeError(f"{name} exited; see {logs / (name + '.log')}")
@@ -94,7 +95,7 @@ def main() -> int:
                 detail = {n: ready(SERVICES[n])[1][:300] for n in pending}
                 raise RuntimeError(f"not ready in 90 s: {json.dumps(detail)}")
             time.sleep(0.3)
-        if not stop_requested:
+        if not stop_requested():
             print(f"\ncarecoord is up in {time.monotonic() - t0:.1f} s\n")
             print(f"  {'service':<13} {'health':<34} {'API docs'}")
             for name in procs:
@@ -104,7 +105,7 @@ def main() -> int:
                   f" · logs in {logs.relative_to(root)}/ and {stack.KAFKA_LOGS.relative_to(root)}/")
             print("  a token: .venv/bin/carecoord token --role coordinator --clinic clinic-a")
             print("\n  Ctrl-C stops everything.", flush=True)
-        while not stop_requested:
+        while not stop_requested():
             for name, proc in procs.items():
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with {proc.returncode}; see {logs / (name + '.log')}")
@@ -115,8 +116,6 @@ def main() -> int:
     finally:
         print("\nstopping …", file=sys.stderr)
         stop_services(procs)
-        if started:
-            stack.stop(started)
     return code
 
 
