@@ -36,6 +36,8 @@ PG_PORT = 5432
 PG_USER = "carecoord"
 PG_PASSWORD = "carecoord"
 DATABASES = [f"carecoord_{s}" for s in ("assessment", "pharmacy", "therapy", "coordination")]
+# Loopback needs no TLS; libpq's default (sslmode=prefer) would encrypt every local query.
+LOCAL_DSN_OPTIONS = "?sslmode=disable"
 SECRET_FILE = RUN / "secrets" / "jwt-secret"
 STARTED_MARK = RUN / "started-by-stack"
 
@@ -335,12 +337,12 @@ def env_lines() -> list[str]:
     base = f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{PG_PORT}"
     lines = [
         f"CARECOORD_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{KAFKA_PORT}",
-        f"CARECOORD_PG_URL={base}/postgres",
+        f"CARECOORD_PG_URL={base}/postgres{LOCAL_DSN_OPTIONS}",
         f"CARECOORD_JWT_SECRET={jwt_secret()}",
     ]
     for db in DATABASES:
         svc = db.removeprefix("carecoord_").upper()
-        lines.append(f"CARECOORD_{svc}_DATABASE_URL={base}/{db}")
+        lines.append(f"CARECOORD_{svc}_DATABASE_URL={base}/{db}{LOCAL_DSN_OPTIONS}")
     return lines
 
 
