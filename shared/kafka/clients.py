@@ -12,6 +12,10 @@ from aiokafka.errors import TopicAlreadyExistsError
 log = logging.getLogger(__name__)
 
 
+class TopicCreationError(RuntimeError):
+    """The broker refused to create a topic (invalid name, too many replicas, …)."""
+
+
 def make_producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer:
     """Idempotent, acks=all: an acknowledged record is on every in-sync replica and a
     retried send cannot duplicate or reorder records within a partition."""
@@ -57,9 +61,18 @@ async def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 6,
                         topic_configs={"retention.ms": "-1", "retention.bytes": "-1"})
                for t in missing]
         try:
-            await admin.create_topics(new)
+            response = await admin.create_topics(new)
         except TopicAlreadyExistsError:
             pass  # another instance created it between list and create
+        else:
+            # The broker answers per topic instead of failing the request; without this a
+            # refused topic would surface only as a metadata timeout, its reason lost.
+            refused = [(err[0], err[1], err[2] if len(err) > 2 else None)
+                       for err in getattr(response, "topic_errors", [])
+                       if err[1] not in (0, TopicAlreadyExistsError.errno)]
+            if refused:
+                raise TopicCreationError("; ".join(f"{name}: error {code} {reason or ''}".strip()
+                                                   for name, code, reason in refused))
         await _wait_for_metadata(admin, missing, timeout)
     finally:
         await admin.close()

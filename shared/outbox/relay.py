@@ -30,6 +30,7 @@ from shared.telemetry import context_from_traceparent, current_traceparent
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("carecoord.outbox")
 
+ELECTION_INTERVAL = 1.0  # seconds between a standby's attempts to take the lead
 RELAY_LOCK = 1919249516  # with hashtext(current_schema()): one leader per event store
 
 _FETCH = f"""
@@ -73,26 +74,49 @@ class OutboxRelay:
         self.stats = RelayStats()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until ``stop`` is set; waits its turn while another instance leads."""
+        """Publish until ``stop`` is set; waits its turn while another instance leads.
+
+        Leadership is a session lock, and every batch runs on that same session. Should the
+        session die (a database restart, a failover, a network cut) the lock and the batch's
+        row locks die with it; this instance then stands for election again instead of
+        publishing beside the instance that has taken over, which would reorder events.
+        """
+        while not stop.is_set():
+            try:
+                await self._lead(stop)
+            except Exception as exc:  # no database yet, or the leader session broke
+                self.stats.failures += 1
+                log.warning("relay lost its database session; standing for election again",
+                            extra={"error_type": type(exc).__name__})
+                await self._close_producer()
+                # Longer than a standby's polling interval, so a healthy standby takes over.
+                await _sleep_or_stop(stop, 2 * ELECTION_INTERVAL)
+
+    async def _lead(self, stop: asyncio.Event) -> None:
         async with self.pool.acquire() as leader:
             while not stop.is_set():
                 if await leader.fetchval("SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", RELAY_LOCK):
                     break
-                await _sleep_or_stop(stop, 1.0)
+                await _sleep_or_stop(stop, ELECTION_INTERVAL)
             else:
                 return
             try:
-                await self._loop(stop)
+                await self._loop(stop, leader)
+                if not stop.is_set():
+                    raise ConnectionError("the leader session was lost")
             finally:
                 await self._close_producer()
-                with contextlib.suppress(Exception):
-                    await leader.execute("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", RELAY_LOCK)
+                if not leader.is_closed():
+                    with contextlib.suppress(Exception):
+                        await leader.execute("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", RELAY_LOCK)
 
-    async def _loop(self, stop: asyncio.Event) -> None:
+    async def _loop(self, stop: asyncio.Event, leader: asyncpg.Connection) -> None:
         backoff = 0.1
         while not stop.is_set():
+            if leader.is_closed():
+                return  # leadership went with the session
             try:
-                sent = await self.publish_batch()
+                sent = await self.publish_batch(leader)
                 backoff = 0.1
             except (TimeoutError, asyncpg.PostgresError, OSError, Exception) as exc:
                 # Kafka or the database is away: keep the rows, start afresh after a pause.
@@ -105,9 +129,13 @@ class OutboxRelay:
             if sent == 0:
                 await _sleep_or_stop(stop, self.idle_seconds)
 
-    async def publish_batch(self) -> int:
-        """Publish one batch; returns how many events were marked sent."""
-        async with self.pool.acquire() as conn, conn.transaction():
+    async def publish_batch(self, conn: asyncpg.Connection | None = None) -> int:
+        """Publish one batch; returns how many events were marked sent. ``run`` passes its
+        leader session; called alone, the batch takes a pooled connection."""
+        if conn is None:
+            async with self.pool.acquire() as pooled:
+                return await self.publish_batch(pooled)
+        async with conn.transaction():
             rows = await conn.fetch(_FETCH, self.batch_size)
             if not rows:
                 return 0

@@ -22,6 +22,7 @@ from typing import Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
 from shared.db import Migration, migrate
@@ -57,6 +58,8 @@ TRANSIENT = (
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,  # the server (or an admin) ended the session
+    asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.DeadlockDetectedError,
@@ -130,6 +133,8 @@ class ProjectionRunner:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 for tp, records in batches.items():
+                    if tp not in consumer.assignment():
+                        continue  # revoked by a rebalance since the fetch: its new owner has it
                     await self._process(tp, records, stop)
         finally:
             with contextlib.suppress(Exception):
@@ -157,10 +162,18 @@ class ProjectionRunner:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
         for item in items:
-            if item.error is not None:
-                await self._dead_letter(item)
+            if item.error is not None and not await self._dead_letter_retrying(item, stop):
+                return  # stopping with a dead letter unsent: the batch is redelivered
         assert self._consumer is not None
-        await self._consumer.commit({tp: records[-1].offset + 1})
+        try:
+            await self._consumer.commit({tp: records[-1].offset + 1})
+        except KafkaError as exc:
+            # The group rebalanced while the batch was applied: the partition has a new
+            # owner, which re-reads from the last committed offset and finds every event of
+            # this batch tracked already. Losing the commit loses nothing.
+            log.warning("offset commit failed; the new owner will skip what was applied",
+                        extra={"error_type": type(exc).__name__, "topic": tp.topic,
+                               "partition": tp.partition})
         self.stats.batches += 1
         if self.on_batch is not None:
             await self.on_batch(len(records))
@@ -236,6 +249,22 @@ class ProjectionRunner:
             kind=trace.SpanKind.CONSUMER, attributes={"messaging.batch.message_count": len(envelopes)},
         ):
             await self.projection.apply(conn, envelopes)
+
+    async def _dead_letter_retrying(self, item: _Item, stop: asyncio.Event) -> bool:
+        """Dead-letter ``item``, waiting out a broker hiccup; False if told to stop first."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._dead_letter(item)
+                return True
+            except (KafkaError, *TRANSIENT) as exc:
+                self.stats.retries += 1
+                log.warning("dead-lettering failed; retrying",
+                            extra={"error_type": type(exc).__name__})
+                if stop.is_set():
+                    return False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
 
     async def _dead_letter(self, item: _Item) -> None:
         record, exc = item.record, item.error
