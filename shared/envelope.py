@@ -89,6 +89,12 @@ class Envelope:
     def with_position(self, version: int, recorded_at: datetime) -> Envelope:
         return replace(self, stream_version=version, recorded_at=recorded_at)
 
+    def stored(self, version: int, recorded_at: datetime, hash_: bytes, position: int) -> Envelope:
+        """This event as the store keeps it; built field by field, as it runs per event."""
+        return Envelope(self.id, self.source, self.type, self.subject, self.time, self.clinic_id,
+                        self.stream_id, self.payload, version, recorded_at, self.correlation_id,
+                        self.causation_id, self.actor, self.traceparent, position, hash_)
+
 
 def new_envelope(
     service: str,
@@ -128,24 +134,39 @@ def _utc(dt: datetime | None) -> str | None:
 def _canonical_json(value: Any) -> Any:
     """JSON numbers by value, not by spelling: a database stores ``1e+16`` as the integer
     10000000000000000 and ``-0.0`` as ``0.0`` (PostgreSQL's jsonb does), and an event read
-    back must hash as it did when appended."""
-    if isinstance(value, float):
+    back must hash as it did when appended. Exact type checks: this runs on every event."""
+    kind = type(value)
+    if kind is float:
         if value == 0:
             return 0.0
         if math.isfinite(value) and "e+" in repr(value):
             return int(Decimal(repr(value)))
         return value
+    if kind is dict:
+        return {k: _canonical_json(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_canonical_json(v) for v in value]
+    if kind in (str, int, bool) or value is None:
+        return value
     if isinstance(value, Mapping):
         return {k: _canonical_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical_json(v) for v in value]
     return value
 
 
-def canonical_content(env: Envelope) -> bytes:
+def canonical_payload(payload: Mapping[str, Any]) -> str:
+    """The payload's canonical JSON; also the form the event store keeps."""
+    return json.dumps(_canonical_json(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_content(env: Envelope, payload_json: str | None = None, *,
+                      stream_version: int | None = None, recorded_at: datetime | None = None) -> bytes:
     """The bytes a content hash covers: everything recorded about the event except its
-    global position and trace context (which are delivery details, not history)."""
-    doc = {
+    global position and trace context (which are delivery details, not history). That is
+    the metadata as canonical JSON, a newline, and the payload's canonical JSON.
+
+    ``payload_json``, ``stream_version`` and ``recorded_at`` let the event store hash an
+    event it is about to position without building it twice."""
+    meta = {
         "id": str(env.id),
         "source": env.source,
         "type": env.type,
@@ -153,19 +174,24 @@ def canonical_content(env: Envelope) -> bytes:
         "time": _utc(env.time),
         "clinic_id": env.clinic_id,
         "stream_id": env.stream_id,
-        "stream_version": env.stream_version,
-        "recorded_at": _utc(env.recorded_at),
+        "stream_version": env.stream_version if stream_version is None else stream_version,
+        "recorded_at": _utc(env.recorded_at if recorded_at is None else recorded_at),
         "correlation_id": env.correlation_id,
         "causation_id": env.causation_id,
         "actor": env.actor,
-        "payload": _canonical_json(env.payload),
     }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    head = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"{head}\n{payload_json if payload_json is not None else canonical_payload(env.payload)}".encode()
 
 
 def chain_hash(prev_hash: bytes | None, env: Envelope) -> bytes:
+    return link_hash(prev_hash, canonical_content(env))
+
+
+def link_hash(prev_hash: bytes | None, content: bytes) -> bytes:
+    """sha256(previous hash ‖ canonical content): each event seals the one before it."""
     h = hashlib.sha256(prev_hash or b"\x00" * 32)
-    h.update(canonical_content(env))
+    h.update(content)
     return h.digest()
 
 

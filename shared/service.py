@@ -82,7 +82,8 @@ def create_service_app(
         if settings.relay_enabled:
             runtime.relay = OutboxRelay(pool, settings.kafka_bootstrap_servers,
                                         batch_size=settings.relay_batch_size,
-                                        idle_seconds=settings.relay_idle_seconds)
+                                        idle_seconds=settings.relay_idle_seconds,
+                                        trace_each_event=settings.telemetry_exporter != "off")
             tasks.append(_with_topics(settings, runtime.relay.run))
         if on_start is not None:
             tasks.extend(await on_start(runtime))

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from shared.db import Migration, migrate
-from shared.envelope import Envelope, chain_hash
+from shared.envelope import Envelope, canonical_content, canonical_payload, link_hash
 from shared.eventstore.base import (
     AppendResult,
     ConcurrencyError,
@@ -28,9 +27,9 @@ from shared.eventstore.base import (
     verify_chain,
 )
 
-# Advisory locks are per database; keying them by schema keeps services (or tests) that
-# share a database but not a schema from serialising on each other.
-APPEND_LOCK_SQL = "SELECT pg_advisory_xact_lock(1667330661, hashtext(current_schema()))"
+# The append lock (taken in append_head below) is keyed by schema: advisory locks are per
+# database, and services or tests that share a database but not a schema must not
+# serialise on each other.
 
 MIGRATIONS = [
     Migration(
@@ -64,7 +63,22 @@ MIGRATIONS = [
         );
         CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
         """,
-    )
+    ),
+    Migration(
+        "002_append_head",
+        # Takes the append lock and then reads the stream's head in one round trip. A
+        # volatile plpgsql function takes a new snapshot per statement, so the head is read
+        # after the lock is granted and sees every append committed before it.
+        """
+        CREATE FUNCTION append_head(p_stream text) RETURNS TABLE (stream_version integer, hash bytea)
+        LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(1667330661, hashtext(current_schema()));
+            RETURN QUERY SELECT e.stream_version, e.hash FROM events e
+                WHERE e.stream_id = p_stream ORDER BY e.stream_version DESC LIMIT 1;
+        END $$;
+        """,
+    ),
 ]
 
 _COLUMNS = ("event_id, stream_id, stream_version, event_type, source, subject, clinic_id, "
@@ -92,7 +106,9 @@ class _AlreadyStored(Exception):
 SideWrite = Callable[[asyncpg.Connection, AppendResult], Awaitable[None]]
 
 
-def row_to_envelope(row: asyncpg.Record) -> Envelope:
+def row_to_envelope(row: asyncpg.Record, parse_payload: bool = True) -> Envelope:
+    """An envelope from an events row; ``parse_payload=False`` leaves the payload empty for
+    callers that pass the stored JSON on as it is."""
     return Envelope(
         id=row["event_id"],
         source=row["source"],
@@ -101,7 +117,7 @@ def row_to_envelope(row: asyncpg.Record) -> Envelope:
         time=row["occurred_at"],
         clinic_id=row["clinic_id"],
         stream_id=row["stream_id"],
-        payload=json.loads(row["payload"]),
+        payload=json.loads(row["payload"]) if parse_payload else {},
         stream_version=row["stream_version"],
         recorded_at=row["recorded_at"],
         correlation_id=row["correlation_id"],
@@ -111,6 +127,34 @@ def row_to_envelope(row: asyncpg.Record) -> Envelope:
         global_position=row["global_position"],
         hash=bytes(row["hash"]),
     )
+
+
+def _contents(events: Sequence[Envelope], payloads: list[str], current: int, recorded_at: datetime) -> list[bytes]:
+    """The canonical content of each event as it will be stored after version ``current``."""
+    return [canonical_content(e, p, stream_version=current + i, recorded_at=recorded_at)
+            for i, (e, p) in enumerate(zip(events, payloads, strict=True), start=1)]
+
+
+def _columns(events: Sequence[Envelope], current: int, recorded_at: datetime, payloads: list[str],
+             hashes: list[bytes]) -> list[list[Any]]:
+    n = len(events)
+    return [
+        [e.id for e in events],
+        [e.stream_id for e in events],
+        list(range(current + 1, current + 1 + n)),
+        [e.type for e in events],
+        [e.source for e in events],
+        [e.subject for e in events],
+        [e.clinic_id for e in events],
+        [e.time for e in events],
+        [recorded_at] * n,
+        [e.correlation_id for e in events],
+        [e.causation_id for e in events],
+        [e.actor for e in events],
+        [e.traceparent for e in events],
+        payloads,
+        hashes,
+    ]
 
 
 class PostgresEventStore:
@@ -135,22 +179,33 @@ class PostgresEventStore:
         """Append atomically. ``within`` runs in the same transaction after the insert (an
         idempotency record, say), so it commits or rolls back with the events."""
         check_batch(stream_id, events)
+        # Everything that does not depend on the stream's head is prepared before the lock
+        # is taken: the lock serialises every append of the service, so time inside it is
+        # the store's throughput.
+        recorded_at = datetime.now(UTC)
+        guess = expected_version if expected_version is not None else await self.stream_version(stream_id)
+        payloads = [canonical_payload(e.payload) for e in events]
+        contents = _contents(events, payloads, guess, recorded_at)
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                await conn.execute(APPEND_LOCK_SQL)
-                head = await conn.fetchrow(
-                    "SELECT stream_version, hash FROM events WHERE stream_id = $1 "
-                    "ORDER BY stream_version DESC LIMIT 1", stream_id)
+                head = await conn.fetchrow("SELECT * FROM append_head($1)", stream_id)
                 current = head["stream_version"] if head else 0
                 if expected_version is not None and expected_version != current:
                     if await self._existing(conn, events) is not None:
                         raise _AlreadyStored
                     raise ConcurrencyError(stream_id, expected_version, current)
-                stored = self._chain(events, current, bytes(head["hash"]) if head else None)
-                positions = await conn.fetch(_INSERT, *self._columns(stored), self.outbox_topic)
+                if current != guess:
+                    contents = _contents(events, payloads, current, recorded_at)
+                prev = bytes(head["hash"]) if head else None
+                hashes = []
+                for content in contents:
+                    prev = link_hash(prev, content)
+                    hashes.append(prev)
+                positions = await conn.fetch(_INSERT, *_columns(events, current, recorded_at, payloads, hashes),
+                                             self.outbox_topic)
                 result = AppendResult(tuple(
-                    replace(e, global_position=p["global_position"])
-                    for e, p in zip(stored, positions, strict=True)))
+                    e.stored(current + i, recorded_at, h, p["global_position"])
+                    for i, (e, h, p) in enumerate(zip(events, hashes, positions, strict=True), start=1)))
                 if within is not None:
                     await within(conn, result)
                 return result
@@ -176,37 +231,6 @@ class PostgresEventStore:
         if not rows:
             return None
         return AppendResult(tuple(row_to_envelope(r) for r in rows), duplicate=True)
-
-    @staticmethod
-    def _chain(events: Sequence[Envelope], current: int, prev: bytes | None) -> list[Envelope]:
-        now = datetime.now(UTC)
-        out = []
-        for i, env in enumerate(events, start=current + 1):
-            positioned = env.with_position(i, now)
-            positioned = replace(positioned, hash=chain_hash(prev, positioned))
-            prev = positioned.hash
-            out.append(positioned)
-        return out
-
-    @staticmethod
-    def _columns(events: Sequence[Envelope]) -> list[list[Any]]:
-        return [
-            [e.id for e in events],
-            [e.stream_id for e in events],
-            [e.stream_version for e in events],
-            [e.type for e in events],
-            [e.source for e in events],
-            [e.subject for e in events],
-            [e.clinic_id for e in events],
-            [e.time for e in events],
-            [e.recorded_at for e in events],
-            [e.correlation_id for e in events],
-            [e.causation_id for e in events],
-            [e.actor for e in events],
-            [e.traceparent for e in events],
-            [json.dumps(e.payload, separators=(",", ":")) for e in events],
-            [e.hash for e in events],
-        ]
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[Envelope]:
         rows = await self.pool.fetch(

@@ -24,8 +24,9 @@ def _iso(dt: datetime | None) -> bytes:
     return b"" if dt is None else dt.isoformat().encode()
 
 
-def encode(env: Envelope) -> tuple[bytes, bytes, Headers]:
-    """(key, value, headers) of the Kafka record for ``env``."""
+def encode(env: Envelope, value: bytes | None = None) -> tuple[bytes, bytes, Headers]:
+    """(key, value, headers) of the Kafka record for ``env``; ``value`` is the payload's
+    JSON when the caller has it serialised already (the relay reads it from the store)."""
     key = env.subject.encode()
     headers: Headers = [
         ("ce_specversion", SPEC_VERSION.encode()),
@@ -41,13 +42,14 @@ def encode(env: Envelope) -> tuple[bytes, bytes, Headers]:
         ("ce_recordedat", _iso(env.recorded_at)),
         ("content-type", CONTENT_TYPE.encode()),
     ]
-    for name, value in (("ce_correlationid", env.correlation_id),
+    for name, attr in (("ce_correlationid", env.correlation_id),
                         ("ce_causationid", env.causation_id),
                         ("ce_actor", env.actor),
                         ("traceparent", env.traceparent)):
-        if value:
-            headers.append((name, value.encode()))
-    value_bytes = json.dumps(env.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        if attr:
+            headers.append((name, attr.encode()))
+    value_bytes = value if value is not None else json.dumps(
+        env.payload, separators=(",", ":"), ensure_ascii=False).encode()
     return key, value_bytes, headers
 
 

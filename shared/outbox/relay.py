@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -25,7 +25,7 @@ from shared.envelope import Envelope
 from shared.eventstore.postgres import _COLUMNS, row_to_envelope
 from shared.kafka import headers as ce
 from shared.kafka.clients import make_producer
-from shared.telemetry import context_from_traceparent, current_traceparent
+from shared.telemetry import context_from_traceparent, current_traceparent, inject_kafka_headers
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("carecoord.outbox")
@@ -63,6 +63,7 @@ class OutboxRelay:
         max_backoff: float = 5.0,
         producer_factory: Callable[[], AIOKafkaProducer] | None = None,
         after_ack: AfterAck | None = None,
+        trace_each_event: bool = False,
     ) -> None:
         self.pool = pool
         self.batch_size = batch_size
@@ -71,6 +72,9 @@ class OutboxRelay:
         self._producer_factory = producer_factory or (lambda: make_producer(bootstrap_servers))
         self._producer: AIOKafkaProducer | None = None
         self._after_ack = after_ack  # a test seam: runs between the acks and the mark
+        # A publish span per event makes the relay hop visible in each request's trace; it is
+        # worth its cost only where spans are exported.
+        self.trace_each_event = trace_each_event
         self.stats = RelayStats()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -140,16 +144,20 @@ class OutboxRelay:
             if not rows:
                 return 0
             producer = await self._ensure_producer()
-            envelopes = [row_to_envelope(r) for r in rows]
+            # The payload goes out as the store holds it: parsing and re-serialising every
+            # event would cost more than the rest of the batch.
+            envelopes = [row_to_envelope(r, parse_payload=False) for r in rows]
             futures = []
             for row, env in zip(rows, envelopes, strict=True):
-                key, value, headers = ce.encode(env)
-                with _relay_span(env) as traceparent:
-                    if traceparent:
-                        headers = [(k, v) for k, v in headers if k != "traceparent"]
-                        headers.append(("traceparent", traceparent.encode()))
-                    futures.append(await producer.send(row["topic"], value=value, key=key,
-                                                       headers=headers))
+                key, value, headers = ce.encode(env, value=row["payload"].encode())
+                if self.trace_each_event and env.traceparent:
+                    with _relay_span(env) as traceparent:
+                        inject_kafka_headers(headers, traceparent)
+                        futures.append(await producer.send(row["topic"], value=value, key=key, headers=headers))
+                else:
+                    # Untraced export: the record carries the request's own traceparent, so the
+                    # consumer still joins the request's trace, without a span per event here.
+                    futures.append(await producer.send(row["topic"], value=value, key=key, headers=headers))
             await asyncio.gather(*futures)
             if self._after_ack is not None:
                 await self._after_ack(envelopes)
@@ -178,11 +186,8 @@ class OutboxRelay:
 
 
 @contextlib.contextmanager
-def _relay_span(env: Envelope):  # type: ignore[no-untyped-def]
+def _relay_span(env: Envelope) -> Iterator[str | None]:
     """A publish span continuing the request's trace, so consumers continue it in turn."""
-    if not env.traceparent:
-        yield None
-        return
     with tracer.start_as_current_span(
         "outbox publish", context=context_from_traceparent(env.traceparent),
         kind=trace.SpanKind.PRODUCER, attributes={"messaging.system": "kafka"},

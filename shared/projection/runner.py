@@ -131,11 +131,11 @@ class ProjectionRunner:
         self._consumer = consumer
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
-                for tp, records in batches.items():
-                    if tp not in consumer.assignment():
-                        continue  # revoked by a rebalance since the fetch: its new owner has it
-                    await self._process(tp, records, stop)
+                fetched = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                # Partitions revoked by a rebalance since the fetch belong to their new owner.
+                batches = {tp: recs for tp, recs in fetched.items() if recs and tp in consumer.assignment()}
+                if batches:
+                    await self._process(batches, stop)
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
@@ -145,7 +145,10 @@ class ProjectionRunner:
     def _default_consumer(self) -> AIOKafkaConsumer:
         return make_consumer(self.bootstrap_servers, self.group_id, *self.topics)
 
-    async def _process(self, tp: TopicPartition, records: list[ConsumerRecord], stop: asyncio.Event) -> None:
+    async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]], stop: asyncio.Event) -> None:
+        """One database transaction and one offset commit for everything one fetch brought,
+        across partitions; each partition's records keep their order."""
+        records = [r for recs in batches.values() for r in recs]
         items = [self._decode(r) for r in records]
         backoff = 0.1
         while True:
@@ -155,8 +158,7 @@ class ProjectionRunner:
             except TRANSIENT as exc:
                 self.stats.retries += 1
                 log.warning("projection batch failed transiently; retrying",
-                            extra={"error_type": type(exc).__name__, "topic": tp.topic,
-                                   "partition": tp.partition})
+                            extra={"error_type": type(exc).__name__, "count": len(records)})
                 if stop.is_set():
                     return  # offsets stay uncommitted: the batch is redelivered
                 await asyncio.sleep(backoff)
@@ -166,14 +168,13 @@ class ProjectionRunner:
                 return  # stopping with a dead letter unsent: the batch is redelivered
         assert self._consumer is not None
         try:
-            await self._consumer.commit({tp: records[-1].offset + 1})
+            await self._consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
         except KafkaError as exc:
             # The group rebalanced while the batch was applied: the partition has a new
             # owner, which re-reads from the last committed offset and finds every event of
             # this batch tracked already. Losing the commit loses nothing.
             log.warning("offset commit failed; the new owner will skip what was applied",
-                        extra={"error_type": type(exc).__name__, "topic": tp.topic,
-                               "partition": tp.partition})
+                        extra={"error_type": type(exc).__name__, "count": len(records)})
         self.stats.batches += 1
         if self.on_batch is not None:
             await self.on_batch(len(records))
