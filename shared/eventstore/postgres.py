@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from shared.db import Migration, migrate
-from shared.envelope import Envelope, canonical_content, canonical_payload, link_hash
+from shared.envelope import Envelope, canonical_content, canonical_payload
 from shared.eventstore.base import (
     AppendResult,
     ConcurrencyError,
@@ -79,25 +79,66 @@ MIGRATIONS = [
         END $$;
         """,
     ),
+    Migration(
+        "003_append_events",
+        # The whole append in one round trip under the lock: check the head, chain the
+        # hashes (sha256(previous ‖ canonical content), as shared.envelope.link_hash does),
+        # insert events and outbox rows. The caller positions and renders the contents
+        # before it calls; if the stream moved meanwhile (CC002) it renders them again.
+        """
+        CREATE FUNCTION append_events(
+            p_stream text, p_expected integer, p_guess integer, p_ids uuid[], p_types text[],
+            p_sources text[], p_subjects text[], p_clinics text[], p_times timestamptz[],
+            p_recorded timestamptz, p_correlations text[], p_causations text[], p_actors text[],
+            p_traces text[], p_payloads jsonb[], p_contents bytea[], p_topic text)
+        RETURNS TABLE (global_position bigint, hash bytea)
+        LANGUAGE plpgsql VOLATILE AS $$
+        DECLARE
+            cur integer;
+            h bytea;
+            hashes bytea[] := '{}';
+            i integer;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(1667330661, hashtext(current_schema()));
+            SELECT e.stream_version, e.hash INTO cur, h FROM events e
+                WHERE e.stream_id = p_stream ORDER BY e.stream_version DESC LIMIT 1;
+            cur := coalesce(cur, 0);
+            IF p_expected IS NOT NULL AND p_expected <> cur THEN
+                RAISE EXCEPTION USING ERRCODE = 'CC001', MESSAGE = cur::text;
+            END IF;
+            IF p_guess <> cur THEN
+                RAISE EXCEPTION USING ERRCODE = 'CC002', MESSAGE = cur::text;
+            END IF;
+            h := coalesce(h, decode(repeat('00', 32), 'hex'));
+            FOR i IN 1 .. array_length(p_contents, 1) LOOP
+                h := sha256(h || p_contents[i]);
+                hashes := hashes || h;
+            END LOOP;
+            RETURN QUERY
+            WITH ins AS (
+                INSERT INTO events (event_id, stream_id, stream_version, event_type, source, subject,
+                                    clinic_id, occurred_at, recorded_at, correlation_id, causation_id,
+                                    actor, traceparent, payload, hash)
+                SELECT x.id, p_stream, cur + x.n::integer, x.ty, x.src, x.sub, x.cl, x.tm, p_recorded,
+                       x.co, x.ca, x.ac, x.tr, x.pl, x.hs
+                FROM unnest(p_ids, p_types, p_sources, p_subjects, p_clinics, p_times, p_correlations,
+                            p_causations, p_actors, p_traces, p_payloads, hashes)
+                     WITH ORDINALITY AS x(id, ty, src, sub, cl, tm, co, ca, ac, tr, pl, hs, n)
+                RETURNING events.global_position, events.hash
+            ), box AS (
+                INSERT INTO outbox (global_position, topic)
+                SELECT ins.global_position, p_topic FROM ins WHERE p_topic IS NOT NULL
+            )
+            SELECT ins.global_position, ins.hash FROM ins ORDER BY ins.global_position;
+        END $$;
+        """,
+    ),
 ]
 
 _COLUMNS = ("event_id, stream_id, stream_version, event_type, source, subject, clinic_id, "
             "occurred_at, recorded_at, correlation_id, causation_id, actor, traceparent, "
             "payload, hash")
 
-_INSERT = f"""
-WITH ins AS (
-    INSERT INTO events ({_COLUMNS})
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[],
-                         $7::text[], $8::timestamptz[], $9::timestamptz[], $10::text[],
-                         $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::bytea[])
-    RETURNING global_position
-), box AS (
-    INSERT INTO outbox (global_position, topic)
-    SELECT global_position, $16::text FROM ins WHERE $16::text IS NOT NULL
-)
-SELECT global_position FROM ins ORDER BY global_position
-"""
 
 class _AlreadyStored(Exception):
     pass
@@ -135,26 +176,25 @@ def _contents(events: Sequence[Envelope], payloads: list[str], current: int, rec
             for i, (e, p) in enumerate(zip(events, payloads, strict=True), start=1)]
 
 
-def _columns(events: Sequence[Envelope], current: int, recorded_at: datetime, payloads: list[str],
-             hashes: list[bytes]) -> list[list[Any]]:
-    n = len(events)
+def _columns(events: Sequence[Envelope], payloads: list[str], recorded_at: datetime) -> list[Any]:
+    """The per-event arguments of append_events, in its order."""
     return [
         [e.id for e in events],
-        [e.stream_id for e in events],
-        list(range(current + 1, current + 1 + n)),
         [e.type for e in events],
         [e.source for e in events],
         [e.subject for e in events],
         [e.clinic_id for e in events],
         [e.time for e in events],
-        [recorded_at] * n,
+        recorded_at,
         [e.correlation_id for e in events],
         [e.causation_id for e in events],
         [e.actor for e in events],
         [e.traceparent for e in events],
         payloads,
-        hashes,
     ]
+
+
+_APPEND = "SELECT * FROM append_events(" + ", ".join(f"${i}" for i in range(1, 18)) + ")"
 
 
 class PostgresEventStore:
@@ -185,30 +225,31 @@ class PostgresEventStore:
         recorded_at = datetime.now(UTC)
         guess = expected_version if expected_version is not None else await self.stream_version(stream_id)
         payloads = [canonical_payload(e.payload) for e in events]
-        contents = _contents(events, payloads, guess, recorded_at)
+        columns = _columns(events, payloads, recorded_at)
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                head = await conn.fetchrow("SELECT * FROM append_head($1)", stream_id)
-                current = head["stream_version"] if head else 0
-                if expected_version is not None and expected_version != current:
-                    if await self._existing(conn, events) is not None:
-                        raise _AlreadyStored
-                    raise ConcurrencyError(stream_id, expected_version, current)
-                if current != guess:
-                    contents = _contents(events, payloads, current, recorded_at)
-                prev = bytes(head["hash"]) if head else None
-                hashes = []
-                for content in contents:
-                    prev = link_hash(prev, content)
-                    hashes.append(prev)
-                positions = await conn.fetch(_INSERT, *_columns(events, current, recorded_at, payloads, hashes),
-                                             self.outbox_topic)
-                result = AppendResult(tuple(
-                    e.stored(current + i, recorded_at, h, p["global_position"])
-                    for i, (e, h, p) in enumerate(zip(events, hashes, positions, strict=True), start=1)))
-                if within is not None:
-                    await within(conn, result)
-                return result
+            for _ in range(5):
+                contents = _contents(events, payloads, guess, recorded_at)
+                try:
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        rows = await conn.fetch(_APPEND, stream_id, expected_version, guess, *columns, contents,
+                                                self.outbox_topic)
+                        result = AppendResult(tuple(
+                            e.stored(guess + i, recorded_at, bytes(r["hash"]), r["global_position"])
+                            for i, (e, r) in enumerate(zip(events, rows, strict=True), start=1)))
+                        if within is not None:
+                            await within(conn, result)
+                        return result
+                except asyncpg.PostgresError as exc:
+                    if exc.sqlstate == "CC002":  # the stream moved since the guess: render again
+                        guess = int(exc.args[0])
+                        continue
+                    if exc.sqlstate != "CC001":
+                        raise
+                    async with self.pool.acquire() as conn:
+                        if await self._existing(conn, events) is not None:
+                            raise _AlreadyStored from None
+                    raise ConcurrencyError(stream_id, expected_version, int(exc.args[0])) from None
+            raise ConcurrencyError(stream_id, expected_version, guess)  # a stream too busy to catch
         except (_AlreadyStored, asyncpg.UniqueViolationError) as exc:
             if (isinstance(exc, asyncpg.UniqueViolationError)
                     and exc.constraint_name == "events_stream_id_stream_version_key"):

@@ -1,8 +1,10 @@
-"""Run every kernel benchmark once, print the comparison table, clean up.
+"""Run every kernel benchmark once, print the comparison table, then the pharmacy service
+over HTTP (tests/bench/http_pharmacy.py) and its table; clean up.
 
 Reads ``CARECOORD_PG_URL`` and ``CARECOORD_KAFKA_BOOTSTRAP_SERVERS`` (deploy/local/run_bench.py
 sets them from the local stack). Everything it creates (schemas ``bench_<run>_*``, topics
-``bench<run>.*``) is dropped at the end, also after a failure. It writes no files.
+``bench<run>.*``, service processes) is removed at the end, also after a failure. It writes no
+files. ``--only kernel|http`` runs one part, ``--skip-http`` the kernel part alone.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tests.bench.common import (
     new_run_id,
     progress,
 )
+from tests.bench.http_pharmacy import HttpSizes, bench_http, render
 from tests.bench.projection import bench_projection
 from tests.bench.relay import bench_relay
 
@@ -74,10 +77,10 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
         await admin.close()
 
 
-async def run(sizes: Sizes) -> list[Comparison]:
+async def run(sizes: Sizes, run_id: str) -> list[Comparison]:
     env = BenchEnv(pg_url=os.environ["CARECOORD_PG_URL"],
                    kafka=os.environ["CARECOORD_KAFKA_BOOTSTRAP_SERVERS"],
-                   run_id=new_run_id(), sizes=sizes)
+                   run_id=run_id, sizes=sizes)
     progress(f"run {env.run_id}: {sizes.rounds} rounds per metric, median reported; "
              f"schemas {env.schema('*')}, topics {env.topic('*')}")
     setup_tracing(TelemetryConfig(service_name="bench"))  # as every service's lifespan does
@@ -98,22 +101,32 @@ async def run(sizes: Sizes) -> list[Comparison]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smaller run (about a quarter)")
+    parser.add_argument("--only", choices=["kernel", "http"], help="run one part only")
+    parser.add_argument("--skip-http", action="store_true", help="skip the pharmacy-over-HTTP part")
     args = parser.parse_args(argv)
     sizes = Sizes.quick() if args.quick else Sizes.full()
+    run_id = new_run_id()
     t0 = time.monotonic()
-    load_before = os.getloadavg()[0]
-    rows = asyncio.run(run(sizes))
-    print()
-    print(f"carecoord kernel throughput ({'quick' if args.quick else 'full'} run, "
-          f"median of {sizes.rounds} interleaved rounds; {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}; load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after)")
-    print()
-    print(table(rows))
-    print()
-    print("rounds:")
-    print(spread(rows))
-    missed = [c.metric for c in rows if c.meets is False]
+    missed: list[str] = []
+    if args.only in (None, "kernel"):
+        load_before = os.getloadavg()[0]
+        rows = asyncio.run(run(sizes, run_id))
+        print()
+        print(f"carecoord kernel throughput ({'quick' if args.quick else 'full'} run, "
+              f"median of {sizes.rounds} interleaved rounds; {os.cpu_count()} CPUs, "
+              f"Python {platform.python_version()}; load average {load_before:.1f} before, "
+              f"{os.getloadavg()[0]:.1f} after)")
+        print()
+        print(table(rows))
+        print()
+        print("rounds:")
+        print(spread(rows))
+        missed = [c.metric for c in rows if c.meets is False]
+    if args.only in (None, "http") and not args.skip_http:
+        load_before = os.getloadavg()[0]
+        report = asyncio.run(bench_http(HttpSizes.quick() if args.quick else HttpSizes.full(), run_id))
+        print()
+        print(f"{render(report)}\n  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print()
     print(f"finished in {time.monotonic() - t0:.0f} s; "
           + (f"targets missed: {', '.join(missed)}" if missed else "all targets met"))
