@@ -182,3 +182,16 @@ async def test_idempotent_retry_appends_nothing(stack) -> None:  # type: ignore[
     assert first.json() == second.json()
     assert second.headers.get("idempotent-replayed") == "true"
     assert len((await ph.get(base, headers=COORD)).json()) == 1
+
+
+async def test_trace_context_travels_from_request_to_kafka_record(stack, kafka_bootstrap) -> None:  # type: ignore[no-untyped-def]
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    pid = await _patient(stack["assessment"])
+    ph: httpx.AsyncClient = stack["pharmacy"]
+    headers = {**PRESCRIBER, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "X-Correlation-Id": "corr-7"}
+    resp = await ph.post(f"/v1/patients/{pid}/medications", json=_start(), headers=headers)
+    assert resp.status_code == 201
+    records = await read_topic(kafka_bootstrap, stack["settings"].topic(), at_least=1)
+    h = dict(records[0].headers)
+    assert h["traceparent"].decode().split("-")[1] == trace_id  # the request's trace continues on Kafka
+    assert h["ce_correlationid"] == b"corr-7"
