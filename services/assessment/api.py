@@ -18,6 +18,7 @@ from services.assessment.domain import (
     PatientPreferences,
     RecordAssessment,
     RecordLifeEvent,
+    UpdatePatientPreferences,
 )
 from services.assessment.schemas import (
     AssessmentRequest,
@@ -27,6 +28,8 @@ from services.assessment.schemas import (
     LifeEventRequest,
     LifeEventResponse,
     PatientResponse,
+    Preferences,
+    PreferencesResponse,
 )
 from shared.access_log import record_access
 from shared.auth import Principal, Role, require_roles, scope_to_clinic
@@ -92,6 +95,21 @@ async def get_patient(patient_id: str, request: Request,
                            display_name=row["display_name"] if row else None,
                            birth_date=row["birth_date"] if row else None,
                            external_ref=row["external_ref"] if row else None)
+
+
+@router.put("/{patient_id}/preferences", response_model=PreferencesResponse,
+            summary="Replace the patient's care preferences (language, non-pharmacological first)")
+async def update_preferences(patient_id: str, body: Preferences, request: Request,
+                             principal: Annotated[Principal, Depends(require_roles(*WRITERS, Role.ADMIN))]
+                             ) -> dict[str, Any]:
+    rt = _runtime(request)
+    clinic = await _scoped(request, principal, patient_id)
+    command = UpdatePatientPreferences(patient_id=patient_id, updated_at=datetime.now(UTC),
+                                       preferences=PatientPreferences(**body.model_dump()))
+    outcome = await handlers.record(rt, command, clinic, command_metadata(request, principal), None)
+    version = outcome.version or await rt.store.stream_version(handlers.stream_of(patient_id))
+    return {"patient_id": patient_id, "preferences": outcome.state.preferences.model_dump(),
+            "version": version, "changed": bool(outcome.result.events)}
 
 
 @router.delete("/{patient_id}/identity", status_code=204,

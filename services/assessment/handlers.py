@@ -15,6 +15,7 @@ from services.assessment.domain import (
     PatientRecord,
     RecordAssessment,
     RecordLifeEvent,
+    UpdatePatientPreferences,
     decide,
     evolve,
 )
@@ -61,7 +62,7 @@ async def enroll(rt: Runtime, cmd: EnrollPatient, body: EnrollRequest, meta: Met
                          expected_version=0, within=chain(identity_and_directory, within))
 
 
-async def record(rt: Runtime, cmd: RecordAssessment, clinic: str, meta: Metadata,
+async def record(rt: Runtime, cmd: RecordAssessment | UpdatePatientPreferences, clinic: str, meta: Metadata,
                  within: Hook | None) -> Outcome[PatientRecord]:
     return await execute(rt.store, rt.extras["decider"], stream_of(cmd.patient_id), cmd,
                          subject=cmd.patient_id, clinic_id=clinic, metadata=meta, within=within)

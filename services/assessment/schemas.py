@@ -43,6 +43,13 @@ class EnrollResponse(BaseModel):
     version: int
 
 
+class PreferencesResponse(BaseModel):
+    patient_id: str
+    preferences: Preferences
+    version: int
+    changed: bool
+
+
 class PatientResponse(BaseModel):
     patient_id: str
     clinic_id: str

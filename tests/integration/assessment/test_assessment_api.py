@@ -185,3 +185,17 @@ async def test_idempotency_key_returns_first_result_and_appends_nothing(settings
                                     headers=headers)
         assert changed.status_code == 422
         assert await app.state.runtime.store.stream_version(f"patient-{pid}") == 2
+
+
+async def test_preferences_update_is_an_event_and_unchanged_is_not(settings, kafka_bootstrap) -> None:  # type: ignore[no-untyped-def]
+    async with running(create_app, settings) as (_, client):
+        pid = (await _enroll(client))["patient_id"]
+        new = {"language": "en", "prefers_non_pharmacological_first": False}
+        first = await client.put(f"/v1/patients/{pid}/preferences", json=new, headers=ASSESSOR)
+        assert first.status_code == 200, first.text
+        assert first.json() == {"patient_id": pid, "preferences": new, "version": 2, "changed": True}
+        again = await client.put(f"/v1/patients/{pid}/preferences", json=new, headers=ASSESSOR)
+        assert again.json()["changed"] is False and again.json()["version"] == 2
+        records = await read_topic(kafka_bootstrap, settings.topic(), at_least=2)
+    names = [ce.decode(r.value, r.headers).event_name for r in records]
+    assert names == ["PatientEnrolled", "PatientPreferencesUpdated"]
