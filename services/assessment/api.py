@@ -108,7 +108,8 @@ async def update_preferences(patient_id: str, body: Preferences, request: Reques
                                        preferences=PatientPreferences(**body.model_dump()))
     outcome = await handlers.record(rt, command, clinic, command_metadata(request, principal), None)
     version = outcome.version or await rt.store.stream_version(handlers.stream_of(patient_id))
-    return {"patient_id": patient_id, "preferences": outcome.state.preferences.model_dump(),
+    preferences = outcome.state.preferences or command.preferences
+    return {"patient_id": patient_id, "preferences": preferences.model_dump(),
             "version": version, "changed": bool(outcome.result.events)}
 
 
