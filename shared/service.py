@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from shared.auth import AuthConfig, Authenticator
+from shared.auth import AuthConfig, Authenticator, Principal, scope_to_clinic
 from shared.db import create_pool
 from shared.errors import DomainError
 from shared.eventstore import PostgresEventStore
@@ -45,6 +45,20 @@ class Runtime:
 
 
 StartHook = Callable[[Runtime], Awaitable[Sequence[Task]]]
+
+
+def runtime_of(request: Request) -> Runtime:
+    """The running service's runtime, for route handlers."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def patient_clinic(request: Request, principal: Principal, patient_id: str) -> str:
+    """The patient's clinic from the service's directory, provided the caller may see it;
+    404 otherwise, the same for a patient of another clinic as for none at all."""
+    clinic = await runtime_of(request).extras["directory"].clinic_of(patient_id)
+    scope_to_clinic(principal, clinic)
+    return str(clinic)
 
 
 def auth_config(settings: ServiceSettings) -> AuthConfig:

@@ -32,11 +32,11 @@ from services.assessment.schemas import (
     PreferencesResponse,
 )
 from shared.access_log import record_access
-from shared.auth import Principal, Role, require_roles, scope_to_clinic
+from shared.auth import Principal, Role, require_roles
 from shared.handler import Outcome
 from shared.idempotency import run_idempotent
 from shared.request_context import command_metadata
-from shared.service import Runtime
+from shared.service import patient_clinic, runtime_of
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 
@@ -46,26 +46,13 @@ CLINICAL = (Role.PRESCRIBER, Role.THERAPIST, Role.ASSESSOR, Role.COORDINATOR, Ro
 READERS = (*CLINICAL, Role.AUDITOR)
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-async def _scoped(request: Request, principal: Principal, patient_id: str) -> str:
-    """The patient's clinic, provided the caller may see it; 404 otherwise."""
-    clinic = await handlers.clinic_of(_runtime(request), patient_id)
-    scope_to_clinic(principal, clinic)
-    assert clinic is not None
-    return clinic
-
-
 @router.post("", status_code=201, response_model=EnrollResponse,
              summary="Enroll a patient; identity stays in this service")
 async def enroll(body: EnrollRequest, request: Request,
                  principal: Annotated[Principal, Depends(require_roles(*ENROLLERS))]) -> JSONResponse:
     if not principal.can_see_clinic(body.clinic_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "not a member of this clinic")
-    rt = _runtime(request)
+    rt = runtime_of(request)
     patient_id = str(uuid.uuid4())
     command = EnrollPatient(patient_id=patient_id, clinic_id=body.clinic_id, birth_date=body.birth_date,
                             preferences=PatientPreferences(**body.preferences.model_dump()),
@@ -87,8 +74,8 @@ async def enroll(body: EnrollRequest, request: Request,
 @router.get("/{patient_id}", response_model=PatientResponse, summary="Identity of one patient")
 async def get_patient(patient_id: str, request: Request,
                       principal: Annotated[Principal, Depends(require_roles(*CLINICAL))]) -> PatientResponse:
-    rt = _runtime(request)
-    clinic = await _scoped(request, principal, patient_id)
+    rt = runtime_of(request)
+    clinic = await patient_clinic(request, principal, patient_id)
     await record_access(rt.pool, principal, clinic, patient_id, "read identity")
     row = await handlers.identity(rt, patient_id)
     return PatientResponse(patient_id=patient_id, clinic_id=clinic, identity_erased=row is None,
@@ -102,8 +89,8 @@ async def get_patient(patient_id: str, request: Request,
 async def update_preferences(patient_id: str, body: Preferences, request: Request,
                              principal: Annotated[Principal, Depends(require_roles(*WRITERS, Role.ADMIN))]
                              ) -> dict[str, Any]:
-    rt = _runtime(request)
-    clinic = await _scoped(request, principal, patient_id)
+    rt = runtime_of(request)
+    clinic = await patient_clinic(request, principal, patient_id)
     command = UpdatePatientPreferences(patient_id=patient_id, updated_at=datetime.now(UTC),
                                        preferences=PatientPreferences(**body.model_dump()))
     outcome = await handlers.record(rt, command, clinic, command_metadata(request, principal), None)
@@ -117,8 +104,8 @@ async def update_preferences(patient_id: str, body: Preferences, request: Reques
                summary="Erase identity for good; the pseudonymous history remains")
 async def erase(patient_id: str, request: Request,
                 principal: Annotated[Principal, Depends(require_roles(Role.ADMIN))]) -> None:
-    rt = _runtime(request)
-    clinic = await _scoped(request, principal, patient_id)
+    rt = runtime_of(request)
+    clinic = await patient_clinic(request, principal, patient_id)
     await handlers.erase(rt, ErasePatientIdentity(patient_id=patient_id, erased_at=datetime.now(UTC)),
                          clinic, command_metadata(request, principal))
 
@@ -127,8 +114,8 @@ async def erase(patient_id: str, request: Request,
              summary="Record a scored instrument; the service computes total and band")
 async def record_assessment(patient_id: str, body: AssessmentRequest, request: Request,
                             principal: Annotated[Principal, Depends(require_roles(*WRITERS))]) -> JSONResponse:
-    rt = _runtime(request)
-    clinic = await _scoped(request, principal, patient_id)
+    rt = runtime_of(request)
+    clinic = await patient_clinic(request, principal, patient_id)
     command = RecordAssessment(patient_id=patient_id, assessment_id=str(uuid.uuid4()),
                                instrument=body.instrument, item_scores=body.item_scores,
                                administered_at=body.administered_at, client_total=body.total)
@@ -148,8 +135,8 @@ async def record_assessment(patient_id: str, body: AssessmentRequest, request: R
 async def list_assessments(patient_id: str, request: Request,
                            principal: Annotated[Principal, Depends(require_roles(*READERS))],
                            instrument: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
-    rt = _runtime(request)
-    clinic = await _scoped(request, principal, patient_id)
+    rt = runtime_of(request)
+    clinic = await patient_clinic(request, principal, patient_id)
     await record_access(rt.pool, principal, clinic, patient_id, "read assessments")
     events = await handlers.history(rt, patient_id)
     out = [assessment_body(e.model_dump(mode="json"), None) for e in events
@@ -161,8 +148,8 @@ async def list_assessments(patient_id: str, request: Request,
              summary="Record a change in life circumstances (the note stays in this service)")
 async def record_life_event(patient_id: str, body: LifeEventRequest, request: Request,
                             principal: Annotated[Principal, Depends(require_roles(*WRITERS))]) -> JSONResponse:
-    rt = _runtime(request)
-    clinic = await _scoped(request, principal, patient_id)
+    rt = runtime_of(request)
+    clinic = await patient_clinic(request, principal, patient_id)
     command = RecordLifeEvent(patient_id=patient_id, life_event_id=str(uuid.uuid4()),
                               category=body.category, direction=body.direction, impact=body.impact,
                               occurred_at=body.occurred_at)
@@ -186,8 +173,8 @@ async def record_life_event(patient_id: str, body: LifeEventRequest, request: Re
 async def list_life_events(patient_id: str, request: Request,
                            principal: Annotated[Principal, Depends(require_roles(*CLINICAL))]
                            ) -> list[dict[str, Any]]:
-    rt = _runtime(request)
-    clinic = await _scoped(request, principal, patient_id)
+    rt = runtime_of(request)
+    clinic = await patient_clinic(request, principal, patient_id)
     await record_access(rt.pool, principal, clinic, patient_id, "read life events")
     notes = await handlers.notes(rt, patient_id)
     events = await handlers.history(rt, patient_id)

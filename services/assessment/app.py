@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.assessment import api, handlers
 from services.assessment.identity import migrate_identity
 from shared.access_log import migrate_access_log
-from shared.directory import migrate_directory
+from shared.directory import PatientDirectory, migrate_directory
 from shared.idempotency import IdempotencyStore
 from shared.service import Runtime, Task, create_service_app
 from shared.settings import ServiceSettings, settings_for
@@ -22,7 +22,9 @@ async def _start(rt: Runtime) -> list[Task]:
     await migrate_access_log(rt.pool)
     await migrate_identity(rt.pool)
     reg = handlers.registry()
-    rt.extras.update(registry=reg, decider=handlers.decider(reg), idempotency=idempotency)
+    # Enrollment writes the directory in its own transaction: no wait on a miss here.
+    rt.extras.update(registry=reg, decider=handlers.decider(reg), idempotency=idempotency,
+                     directory=PatientDirectory(rt.pool, miss_wait_seconds=0))
     return []
 
 

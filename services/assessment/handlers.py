@@ -44,12 +44,6 @@ def stream_of(patient_id: str) -> str:
     return f"patient-{patient_id}"
 
 
-async def clinic_of(rt: Runtime, patient_id: str) -> str | None:
-    clinic: str | None = await rt.pool.fetchval(
-        "SELECT clinic_id FROM patient_directory WHERE patient_id = $1", patient_id)
-    return clinic
-
-
 async def enroll(rt: Runtime, cmd: EnrollPatient, body: EnrollRequest, meta: Metadata,
                  within: Hook | None) -> Outcome[PatientRecord]:
     async def identity_and_directory(conn: asyncpg.Connection, outcome: Outcome[PatientRecord]) -> None:

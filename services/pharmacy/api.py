@@ -28,11 +28,11 @@ from services.pharmacy.schemas import (
     StartRequest,
 )
 from shared.access_log import record_access
-from shared.auth import Principal, Role, require_roles, scope_to_clinic
+from shared.auth import Principal, Role, require_roles
 from shared.handler import Outcome
 from shared.idempotency import run_idempotent
 from shared.request_context import command_metadata
-from shared.service import Runtime
+from shared.service import patient_clinic, runtime_of
 
 router = APIRouter(prefix="/v1/patients/{patient_id}/medications", tags=["medications"])
 
@@ -42,23 +42,10 @@ Writer = Annotated[Principal, Depends(require_roles(*WRITERS))]
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-async def _scoped(request: Request, principal: Principal, patient_id: str) -> str:
-    """The patient's clinic from the directory, if the caller may see it; 404 otherwise."""
-    clinic = await _runtime(request).extras["directory"].clinic_of(patient_id)
-    scope_to_clinic(principal, clinic)
-    assert clinic is not None
-    return str(clinic)
-
-
 async def _command(request: Request, principal: Principal, patient_id: str, command: Command,
                    expected_version: int | None = None, status_code: int = 201) -> JSONResponse:
-    rt = _runtime(request)
-    clinic = await _scoped(request, principal, patient_id)
+    rt = runtime_of(request)
+    clinic = await patient_clinic(request, principal, patient_id)
 
     async def run(within: Any) -> Outcome[Any]:
         return await handlers.handle(rt, command, clinic, command_metadata(request, principal), within,
@@ -111,16 +98,16 @@ async def adverse_effect(patient_id: str, medication_id: str, body: AdverseEffec
 
 @router.get("", response_model=list[Course], summary="Courses of a patient, active first")
 async def list_courses(patient_id: str, request: Request, principal: Reader) -> list[dict[str, Any]]:
-    rt = _runtime(request)
-    clinic = await _scoped(request, principal, patient_id)
+    rt = runtime_of(request)
+    clinic = await patient_clinic(request, principal, patient_id)
     await record_access(rt.pool, principal, clinic, patient_id, "read medications")
     return await handlers.courses_of(rt, patient_id)
 
 
 @router.get("/{medication_id}", response_model=CourseWithHistory, summary="One course with its history")
 async def get_course(patient_id: str, medication_id: str, request: Request, principal: Reader) -> dict[str, Any]:
-    rt = _runtime(request)
-    clinic = await _scoped(request, principal, patient_id)
+    rt = runtime_of(request)
+    clinic = await patient_clinic(request, principal, patient_id)
     await record_access(rt.pool, principal, clinic, patient_id, "read medication")
     view = await handlers.course(rt, patient_id, medication_id)
     if view is None:
