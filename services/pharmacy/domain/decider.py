@@ -212,7 +212,9 @@ def _discontinue(state: CourseState, command: DiscontinueMedication) -> list[Dom
 
 
 def _report(state: CourseState, command: ReportAdverseEffect) -> list[DomainEvent]:
-    course = _open_course(state, command.patient_id, command.medication_id)
+    # A stopped course still takes reports: discontinuation and withdrawal effects (an SSRI
+    # stopped too fast, say) surface after the stop and belong to that course.
+    course = _course(state, command.patient_id, command.medication_id)
     rules.require_aware(command.observed_at, "observed_at")
     rules.require_not_before(command.observed_at, course.started_at, "observed_at", "the course start")
     return [

@@ -107,9 +107,10 @@ def test_an_effect_observed_at_the_start_time_is_accepted() -> None:
     assert decide(given(started()), report_command(observed_at=T0), formulary())
 
 
-def test_reporting_on_a_discontinued_course_conflicts() -> None:
-    error = refusal(given(started(), discontinued()), report_command())
-    assert isinstance(error, Conflict) and error.field == "medication_id"
+def test_a_discontinuation_effect_can_be_reported_after_the_stop() -> None:
+    later = LATER + timedelta(days=3)
+    events = decide(given(started(), discontinued()), report_command(observed_at=later), formulary())
+    assert isinstance(events[0], AdverseEffectReported) and events[0].occurred_at == later
 
 
 def test_reporting_on_a_course_that_was_never_started_is_not_found() -> None:
