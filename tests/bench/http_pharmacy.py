@@ -1,0 +1,696 @@
+"""(e): dose adjustments through the pharmacy service's HTTP API, end to end.
+
+The real services run as separate processes, started the way ``make up`` starts them
+(``python -m shared.cli serve <service> --port <free port>``), with the local stack's
+environment (``deploy/local/stack.py env_lines()``) plus a schema of their own in each
+service database (``bench_<run>_assessment`` / ``bench_<run>_pharmacy``) and a topic
+namespace of their own (``bench<run>.``). Patients are enrolled through assessment's API;
+once pharmacy's directory (fed by the assessment topic) knows them, one sertraline course
+is started per patient.
+
+Then a closed loop: ``workers`` asyncio tasks of this process, each with its own keep-alive
+HTTP/1.1 connection (a minimal socket client, see :class:`RawConnection`; ``--client httpx``
+uses a shared httpx.AsyncClient instead) and its own courses, send
+``POST /v1/patients/{pid}/medications/{mid}/dose-adjustments`` (25 <-> 50 mg, increasing
+``effective_at``, ``expected_version`` from the previous answer) for a fixed time after a
+warm-up; then one worker alone for a few seconds (latency without queueing). Only 201s
+count; any other answer is counted as an error. The baseline is ``GET /health`` on the same
+service, same client, concurrency and duration: the cost of uvicorn + FastAPI + the
+tracing middleware without auth, database or Kafka.
+
+Standalone: ``python -m tests.bench.http_pharmacy [--quick] [--client httpx]`` with the
+stack's environment (``make bench`` runs it after the kernel table).
+
+At the end the pharmacy outbox is watched until it is empty and the pharmacy topic is read
+back: every accepted adjustment should be on it as one ``DoseAdjusted`` record.
+Everything is removed afterwards (processes, schemas, topics), also after a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Protocol
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.auth import issue_token
+from shared.db import plain_dsn
+from tests.bench.common import progress
+
+ROOT = Path(__file__).resolve().parents[2]
+CLINIC = "bench-clinic"
+SERTRALINE = {"code": "36437", "system": "RxNorm", "name": "sertraline"}
+DOSE_ADJUSTED = b"carecoord.pharmacy.DoseAdjusted.v1"
+COURSE_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+SERVICES = ("assessment", "pharmacy")
+
+
+@dataclass(frozen=True)
+class HttpSizes:
+    workers: int  # concurrent closed-loop clients
+    patients: int  # one course each; every worker owns patients // workers (+1) courses
+    warmup: float  # seconds, per side, not reported
+    duration: float  # seconds, per side
+    single: float  # seconds of one worker alone: latency without queueing
+
+    @classmethod
+    def full(cls) -> HttpSizes:
+        return cls(workers=16, patients=400, warmup=2.0, duration=20.0, single=5.0)
+
+    @classmethod
+    def quick(cls) -> HttpSizes:
+        return cls(workers=16, patients=400, warmup=1.0, duration=5.0, single=2.0)
+
+
+@dataclass
+class LoadResult:
+    """One side of the HTTP table: what a closed loop got in ``elapsed`` seconds."""
+
+    name: str
+    workers: int
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)  # seconds, successful requests only
+    finished: list[float] = field(default_factory=list)  # when each of them answered, from the start
+    errors: Counter[str] = field(default_factory=Counter)  # status code (or exception) -> count
+    service_cpu: float = 0.0  # CPU seconds the service process used during the window
+    client_cpu: float = 0.0  # CPU seconds this process used during the window
+    machine_busy: float = 0.0  # share of all CPUs busy during the window (0..1)
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.elapsed if self.elapsed > 0 else 0.0
+
+    def percentile(self, p: float) -> float:
+        """Nearest-rank percentile in milliseconds."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+        return ordered[rank - 1] * 1000
+
+    def quarter_rates(self) -> list[float]:
+        """Successful requests per second in each quarter of the window: is the rate sustained?"""
+        quarter = self.elapsed / 4
+        counts = Counter(min(3, int(t / quarter)) for t in self.finished) if quarter > 0 else Counter()
+        return [counts[q] / quarter if quarter > 0 else 0.0 for q in range(4)]
+
+    @property
+    def max_ms(self) -> float:
+        return max(self.latencies) * 1000 if self.latencies else float("nan")
+
+
+@dataclass
+class RelayCheck:
+    accepted: int  # DoseAdjusted the service answered 201 for (every phase)
+    unsent_at_end: int  # outbox rows not yet published when the load stopped
+    drained_after: float | None  # seconds after the load until the outbox was empty
+    on_topic: int  # DoseAdjusted records on the pharmacy topic at the end
+
+
+@dataclass
+class HttpReport:
+    sizes: HttpSizes
+    adjust: LoadResult
+    single: LoadResult
+    health: LoadResult
+    relay: RelayCheck
+    setup_seconds: float
+    max_stream_version: int
+
+
+@dataclass
+class CourseRef:
+    patient_id: str
+    medication_id: str
+    version: int
+    dose: float
+    step: int = 0  # adjustments sent so far; effective_at = start + step minutes
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _stack() -> ModuleType:
+    """deploy/local/stack.py (standard library only), imported by path."""
+    spec = importlib.util.spec_from_file_location("carecoord_local_stack", ROOT / "deploy" / "local" / "stack.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def service_env(run_id: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(line.split("=", 1) for line in _stack().env_lines())
+    for svc in SERVICES:
+        env[f"CARECOORD_{svc.upper()}_DATABASE_SCHEMA"] = f"bench_{run_id}_{svc}"
+    # A shared infrastructure field: read unprefixed by every service (shared/settings.py).
+    env["CARECOORD_TOPIC_NAMESPACE"] = f"bench{run_id}."
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Service:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 20) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return "\n".join(self.log.read().decode(errors="replace").splitlines()[-lines:])
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of the service process, from /proc (0 where there is none)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_service(name: str, env: dict[str, str]) -> Service:
+    port = free_port()
+    log = tempfile.TemporaryFile()  # anonymous: gone when closed
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", name, "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return Service(name, port, proc, log)
+
+
+def stop_services(services: Sequence[Service]) -> None:
+    for svc in services:
+        if svc.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(svc.proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for svc in services:
+        try:
+            svc.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(svc.proc.pid, signal.SIGKILL)
+            svc.proc.wait()
+        svc.log.close()
+
+
+async def wait_ready(client: httpx.AsyncClient, services: Sequence[Service], timeout: float = 90.0) -> None:
+    pending = list(services)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for svc in list(pending):
+            if svc.proc.poll() is not None:
+                raise RuntimeError(f"{svc.name} exited with {svc.proc.returncode}:\n{svc.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"{svc.base}/ready", timeout=5)).status_code == 200:
+                    pending.remove(svc)
+        if pending and time.monotonic() > deadline:
+            tails = "\n".join(f"--- {s.name}\n{s.log_tail()}" for s in pending)
+            raise RuntimeError(f"not ready in {timeout:.0f} s: {[s.name for s in pending]}\n{tails}")
+        await asyncio.sleep(0.2)
+
+
+@contextlib.contextmanager
+def cpu_window() -> Iterator[Callable[[], float]]:
+    """Share of all CPUs busy (not idle/iowait) between entering and calling the result."""
+    def snapshot() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)
+        return sum(values), idle
+
+    total0, idle0 = snapshot()
+
+    def busy() -> float:
+        total1, idle1 = snapshot()
+        return 1 - (idle1 - idle0) / (total1 - total0) if total1 > total0 else 0.0
+
+    yield busy
+
+
+# --------------------------------------------------------------------------- load
+
+
+class LoadClient(Protocol):
+    """What a closed-loop worker sends its requests through."""
+
+    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]: ...
+
+    async def close(self) -> None: ...
+
+
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection and just enough client for a closed loop.
+
+    On a 2-core machine the load generator shares the CPUs with the service, PostgreSQL and
+    Kafka; httpx spends ~1.5-2 ms of CPU per request, this ~0.1 ms, so the numbers are the
+    service's, not the client's. Connects lazily, reconnects after an error.
+    """
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self.host, self.port = host, port
+        self._head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": f"{host}:{port}", **headers}.items())
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        if self._reader is not None and self._reader.at_eof():
+            await self.close()  # the server closed it while idle (uvicorn: after 5 s)
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        assert self._reader is not None
+        payload = body or b""
+        content = f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n" if body is not None else ""
+        try:
+            self._writer.write(f"{method} {path} HTTP/1.1\r\n{self._head}{content}\r\n".encode() + payload)
+            head = (await self._reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            status = int(head[0].split(" ", 2)[1])
+            fields = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
+            if fields.get("transfer-encoding", "").lower() == "chunked":
+                answer = await self._chunked()
+            else:
+                answer = await self._reader.readexactly(int(fields.get("content-length", "0")))
+        except BaseException:
+            await self.close()
+            raise
+        if fields.get("connection", "").lower() == "close":
+            await self.close()
+        return status, answer
+
+    async def _chunked(self) -> bytes:
+        assert self._reader is not None
+        parts = []
+        while size := int((await self._reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            parts.append(await self._reader.readexactly(size))
+            await self._reader.readexactly(2)
+        await self._reader.readuntil(b"\r\n")
+        return b"".join(parts)
+
+    async def close(self) -> None:
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+class HttpxClient:
+    """The same interface over a shared httpx.AsyncClient (``--client httpx``), for comparison."""
+
+    def __init__(self, client: httpx.AsyncClient, base: str) -> None:
+        self.client, self.base = client, base
+
+    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        resp = await self.client.request(method, f"{self.base}{path}", content=body, headers=headers)
+        return resp.status_code, resp.content
+
+    async def close(self) -> None:
+        pass
+
+
+Request = Callable[[int], Awaitable[str | None]]  # worker number -> None if it counts, else why not
+TRANSPORT_ERRORS = (httpx.HTTPError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
+
+
+async def closed_loop(name: str, workers: int, seconds: float, request: Request, service: Service,
+                      record: bool = True) -> LoadResult:
+    """``workers`` tasks, each sending its next request as soon as the previous one answered,
+    until ``seconds`` have passed; elapsed runs until the last answer arrived."""
+    result = LoadResult(name, workers)
+
+    async def worker(w: int, start: float, until: float) -> None:
+        while time.perf_counter() < until:
+            t0 = time.perf_counter()
+            try:
+                error = await request(w)
+            except TRANSPORT_ERRORS as exc:
+                error = type(exc).__name__
+            if error is not None:
+                result.errors[error] += 1
+            elif record:
+                now = time.perf_counter()
+                result.latencies.append(now - t0)
+                result.finished.append(now - start)
+
+    cpu0, client0 = service.cpu_seconds(), time.process_time()
+    with cpu_window() as busy:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(w, start, start + seconds) for w in range(workers)))
+        result.elapsed = time.perf_counter() - start
+        result.machine_busy = busy()
+    result.service_cpu = service.cpu_seconds() - cpu0
+    result.client_cpu = time.process_time() - client0
+    return result
+
+
+def adjust_body(course: CourseRef) -> bytes:
+    course.step += 1
+    return json.dumps({"dose": 50 if course.dose == 25 else 25, "unit": "mg", "reason": "titration per protocol",
+                       "effective_at": (COURSE_START + timedelta(minutes=course.step)).isoformat(),
+                       "expected_version": course.version}).encode()
+
+
+def adjuster(clients: Sequence[LoadClient], owned: list[list[CourseRef]], counter: list[int]) -> Request:
+    """Each worker cycles through its own courses; on a refusal it re-reads the course."""
+    turn = [0] * len(owned)
+
+    async def request(w: int) -> str | None:
+        mine = owned[w]
+        course = mine[turn[w] % len(mine)]
+        turn[w] += 1
+        path = f"/v1/patients/{course.patient_id}/medications/{course.medication_id}"
+        status, answer = await clients[w].request("POST", f"{path}/dose-adjustments", adjust_body(course))
+        if status == 201:
+            body = json.loads(answer)
+            course.version, course.dose = int(body["version"]), float(body["dose"])
+            counter[0] += 1
+            return None
+        fresh, answer = await clients[w].request("GET", path)
+        if fresh == 200:
+            body = json.loads(answer)
+            course.version, course.dose = int(body["version"]), float(body["dose"])
+        return str(status)
+
+    return request
+
+
+def health_check(clients: Sequence[LoadClient]) -> Request:
+    async def request(w: int) -> str | None:
+        status, _ = await clients[w].request("GET", "/health")
+        return None if status == 200 else str(status)
+
+    return request
+
+
+# --------------------------------------------------------------------------- setup
+
+
+async def enroll(client: httpx.AsyncClient, assessment: Service, n: int, concurrency: int) -> list[str]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> str:
+        async with gate:
+            resp = await client.post(f"{assessment.base}/v1/patients", json={
+                "clinic_id": CLINIC, "display_name": f"Bench Patient {i}", "birth_date": "1981-04-12"})
+        if resp.status_code != 201:
+            raise RuntimeError(f"enrollment answered {resp.status_code}: {resp.text[:300]}")
+        return str(resp.json()["patient_id"])
+
+    return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+async def wait_directory(conn: asyncpg.Connection, patient_ids: list[str], timeout: float = 60.0) -> None:
+    """Pharmacy's patient directory (its projection of the assessment topic) knows them all."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(asyncpg.UndefinedTableError):
+            known = await conn.fetchval("SELECT count(*) FROM patient_directory WHERE patient_id = ANY($1)",
+                                        patient_ids)
+            if known == len(patient_ids):
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"pharmacy's directory did not learn the {len(patient_ids)} patients "
+                               f"in {timeout:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+async def start_courses(client: httpx.AsyncClient, pharmacy: Service, patient_ids: list[str],
+                        concurrency: int) -> list[CourseRef]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(pid: str) -> CourseRef:
+        async with gate:
+            resp = await client.post(f"{pharmacy.base}/v1/patients/{pid}/medications", json={
+                "drug": SERTRALINE, "dose": 25, "unit": "mg", "schedule": {"times_per_day": 1},
+                "indication": "depression", "started_at": COURSE_START.isoformat()})
+        if resp.status_code != 201:
+            raise RuntimeError(f"starting a course answered {resp.status_code}: {resp.text[:300]}")
+        body = resp.json()
+        return CourseRef(pid, str(body["medication_id"]), int(body["version"]), float(body["dose"]))
+
+    return list(await asyncio.gather(*(one(pid) for pid in patient_ids)))
+
+
+# --------------------------------------------------------------------------- relay check
+
+
+async def unsent(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+
+
+async def wait_drained(conn: asyncpg.Connection, timeout: float) -> float | None:
+    t0 = time.perf_counter()
+    while await unsent(conn) > 0:
+        if time.perf_counter() - t0 > timeout:
+            return None
+        await asyncio.sleep(0.05)
+    return time.perf_counter() - t0
+
+
+async def count_on_topic(bootstrap: str, topic: str, event_type: bytes) -> int:
+    """Records of ``event_type`` (CloudEvents ``ce_type`` header) on ``topic``, start to end."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    tps = [TopicPartition(topic, p["partition"]) for d in described for p in d["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                max_poll_records=5000, fetch_max_wait_ms=100)
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if end[tp] > 0}
+        found = 0
+        deadline = time.monotonic() + 60
+        while remaining and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for tp, records in batches.items():
+                found += sum(1 for r in records if dict(r.headers).get("ce_type") == event_type)
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+        return found
+    finally:
+        await consumer.stop()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+async def connect(env: dict[str, str], service: str, schema: str) -> asyncpg.Connection:
+    return await asyncpg.connect(plain_dsn(env[f"CARECOORD_{service.upper()}_DATABASE_URL"]),
+                                 server_settings={"search_path": schema})
+
+
+async def cleanup(env: dict[str, str], run_id: str) -> None:
+    for svc in SERVICES:
+        with contextlib.suppress(Exception):
+            conn = await asyncpg.connect(plain_dsn(env[f"CARECOORD_{svc.upper()}_DATABASE_URL"]))
+            try:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "bench_{run_id}_{svc}" CASCADE')
+            finally:
+                await conn.close()
+    with contextlib.suppress(Exception):
+        admin = AIOKafkaAdminClient(bootstrap_servers=env["CARECOORD_KAFKA_BOOTSTRAP_SERVERS"])
+        await admin.start()
+        try:
+            mine = [t for t in await admin.list_topics() if t.startswith(f"bench{run_id}.")]
+            if mine:
+                await admin.delete_topics(mine)
+        finally:
+            await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def running_services(env: dict[str, str]) -> AsyncIterator[dict[str, Service]]:
+    services = {name: start_service(name, env) for name in SERVICES}
+    try:
+        yield services
+    finally:
+        await asyncio.to_thread(stop_services, list(services.values()))
+
+
+async def bench_http(sizes: HttpSizes, run_id: str | None = None, client_kind: str = "raw") -> HttpReport:
+    run_id = run_id or uuid.uuid4().hex[:8]
+    env = service_env(run_id)
+    token = issue_token(env["CARECOORD_JWT_SECRET"], sub="bench-prescriber",
+                        roles=["coordinator", "prescriber"], clinics=[CLINIC], ttl_seconds=3600)
+    progress(f"http: run {run_id}: serving assessment and pharmacy (schemas bench_{run_id}_*, "
+             f"topics bench{run_id}.*)")
+    t_setup = time.perf_counter()
+    limits = httpx.Limits(max_connections=sizes.workers, max_keepalive_connections=sizes.workers)
+    try:
+        async with running_services(env) as svc, httpx.AsyncClient(
+                headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30.0) as client:
+            assessment, pharmacy = svc["assessment"], svc["pharmacy"]
+            await wait_ready(client, [assessment, pharmacy])
+            progress(f"http: both ready after {time.perf_counter() - t_setup:.1f} s "
+                     f"(assessment :{assessment.port}, pharmacy :{pharmacy.port})")
+            ph_conn = await connect(env, "pharmacy", f"bench_{run_id}_pharmacy")
+            clients: list[LoadClient] = (
+                [RawConnection("127.0.0.1", pharmacy.port, {"Authorization": f"Bearer {token}"})
+                 for _ in range(sizes.workers)] if client_kind == "raw"
+                else [HttpxClient(client, pharmacy.base)] * sizes.workers)
+            try:
+                patients = await enroll(client, assessment, sizes.patients, sizes.workers)
+                await wait_directory(ph_conn, patients)
+                courses = await start_courses(client, pharmacy, patients, sizes.workers)
+                setup = time.perf_counter() - t_setup
+                progress(f"http: {len(courses)} patients enrolled and courses started; setup took {setup:.1f} s")
+                owned: list[list[CourseRef]] = [courses[w::sizes.workers] for w in range(sizes.workers)]
+                if not all(owned):
+                    raise ValueError("need at least as many patients as workers")
+
+                health = health_check(clients)
+                # Health first, so the relay's catch-up after the adjustments cannot slow it.
+                await closed_loop("health", sizes.workers, sizes.warmup, health, pharmacy, record=False)
+                health_result = await closed_loop(f"GET /health ({sizes.workers} workers)", sizes.workers,
+                                                  sizes.duration, health, pharmacy)
+                progress(f"http: GET /health {health_result.rate:,.0f}/s, p50 "
+                         f"{health_result.percentile(50):.1f} ms")
+
+                accepted = [0]
+                request = adjuster(clients, owned, accepted)
+                warm = await closed_loop("adjust", sizes.workers, sizes.warmup, request, pharmacy, record=False)
+                alone = adjuster(clients, [courses], accepted)  # one worker, every course in turn
+                single = await closed_loop("POST dose-adjustments (1 worker)", 1, sizes.single, alone, pharmacy)
+                adjust_result = await closed_loop(f"POST dose-adjustments ({sizes.workers} workers)",
+                                                  sizes.workers, sizes.duration, request, pharmacy)
+                adjust_result.errors.update(warm.errors)  # a refusal in the warm-up is still a refusal
+                progress(f"http: dose adjustments, 1 worker: {single.rate:,.0f}/s, p50 {single.percentile(50):.1f} ms")
+                left = await unsent(ph_conn)
+                progress(f"http: dose adjustments {adjust_result.rate:,.0f}/s, p50 "
+                         f"{adjust_result.percentile(50):.1f} ms, {adjust_result.error_count} errors; "
+                         f"{left} outbox rows unsent at the end")
+                drained = await wait_drained(ph_conn, timeout=30)
+                topic = f"bench{run_id}.carecoord.pharmacy.events.v1"
+                on_topic = await count_on_topic(env["CARECOORD_KAFKA_BOOTSTRAP_SERVERS"], topic, DOSE_ADJUSTED)
+                longest = int(await ph_conn.fetchval("SELECT coalesce(max(stream_version), 0) FROM events"))
+            finally:
+                await ph_conn.close()
+                for c in clients:
+                    await c.close()
+    finally:
+        progress("http: stopping services, dropping schemas and topics")
+        await cleanup(env, run_id)
+    return HttpReport(sizes, adjust_result, single, health_result,
+                      RelayCheck(accepted[0], left, drained, on_topic), setup, longest)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def table(report: HttpReport) -> str:
+    head = ["metric", "requests/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ok", "errors"]
+    body = []
+    for r in (report.adjust, report.single, report.health):
+        errors = str(r.error_count) + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(r.errors.items()))})"
+                                       if r.errors else "")
+        body.append([r.name, f"{r.rate:,.0f}", f"{r.percentile(50):.1f}", f"{r.percentile(90):.1f}",
+                     f"{r.percentile(99):.1f}", f"{r.max_ms:.1f}", f"{r.ok:,}", errors])
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    right = {1, 2, 3, 4, 5, 6}
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) if i in right else c.ljust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if i in right else "-" * (w + 2)
+                          for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(head), rule, *(line(row) for row in body)])
+
+
+def summary(report: HttpReport) -> str:
+    a, h, relay = report.adjust, report.health, report.relay
+    drained = (f"outbox empty {relay.drained_after:.1f} s after the load" if relay.drained_after is not None
+               else "outbox NOT empty 30 s after the load")
+    caught_up = "yes" if relay.on_topic == relay.accepted else "NO"
+    lines = [
+        f"  adjust/health ({a.workers} workers): rate {a.rate / h.rate:.3f}, "
+        f"p50 {a.percentile(50) / h.percentile(50):.1f}x" if h.rate and a.rate else "  adjust/health: n/a",
+        "  adjustments/s by quarter of the window: " + ", ".join(f"{q:,.0f}" for q in a.quarter_rates())
+        + f" (streams grow to {report.max_stream_version} events; every command reads its whole stream)",
+        f"  relay: {relay.on_topic:,} DoseAdjusted on the topic for {relay.accepted:,} accepted "
+        f"(warm-up and 1-worker line included; caught up: {caught_up}); {relay.unsent_at_end:,} unsent when the load "
+        f"stopped, {drained}",
+    ]
+    for r in (a, report.single, h):
+        per = r.service_cpu / (r.ok + r.error_count) * 1000 if r.ok + r.error_count else float("nan")
+        lines.append(f"  cpu, {r.name}: service {per:.2f} ms/request ({r.service_cpu / r.elapsed:.0%} of one "
+                     f"core), client {r.client_cpu / r.elapsed:.0%}, machine {r.machine_busy:.0%} busy")
+    lines.append(f"  setup (start both services, enroll {report.sizes.patients}, start their courses): "
+                 f"{report.setup_seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def render(report: HttpReport) -> str:
+    s = report.sizes
+    title = (f"pharmacy over HTTP (service processes as `make up` runs them; closed loop, keep-alive; "
+             f"{s.warmup:.0f} s warm-up, then {s.duration:.0f} s per {s.workers}-worker line, "
+             f"{s.single:.0f} s for 1 worker)")
+    return "\n".join([title, "", table(report), "", summary(report)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="bench-http", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="5 s per line instead of 20")
+    parser.add_argument("--client", choices=["raw", "httpx"], default="raw",
+                        help="load generator: raw keep-alive sockets (default) or a shared httpx.AsyncClient")
+    parser.add_argument("--patients", type=int, help="courses to spread the load over (fewer: longer streams)")
+    args = parser.parse_args(argv)
+    sizes = HttpSizes.quick() if args.quick else HttpSizes.full()
+    if args.patients:
+        sizes = dataclasses.replace(sizes, patients=args.patients)
+    report = asyncio.run(bench_http(sizes, client_kind=args.client))
+    print()
+    print(render(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
