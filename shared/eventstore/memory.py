@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.envelope import Envelope, chain_hash
 from shared.eventstore.base import (
@@ -25,8 +26,11 @@ class InMemoryEventStore:
         self._lock = asyncio.Lock()
 
     async def append(
-        self, stream_id: str, expected_version: int | None, events: Sequence[Envelope]
+        self, stream_id: str, expected_version: int | None, events: Sequence[Envelope], *,
+        within: Callable[[Any, AppendResult], Awaitable[None]] | None = None,
     ) -> AppendResult:
+        """As PostgreSQL's: ``within`` runs before the events become visible (with no
+        connection to write through), and if it raises nothing is stored."""
         check_batch(stream_id, events)
         async with self._lock:
             if str(events[0].id) in self._by_id:
@@ -38,16 +42,20 @@ class InMemoryEventStore:
             now = datetime.now(UTC)
             prev = stream[-1].hash if stream else None
             stored = []
-            for env in events:
-                positioned = replace(env, stream_version=len(stream) + 1, recorded_at=now,
-                                     global_position=len(self._all) + 1)
+            for i, env in enumerate(events):
+                positioned = replace(env, stream_version=len(stream) + 1 + i, recorded_at=now,
+                                     global_position=len(self._all) + 1 + i)
                 positioned = replace(positioned, hash=chain_hash(prev, positioned))
                 prev = positioned.hash
+                stored.append(positioned)
+            result = AppendResult(tuple(stored))
+            if within is not None:
+                await within(None, result)
+            for positioned in stored:
                 stream.append(positioned)
                 self._all.append(positioned)
-                self._by_id[str(env.id)] = positioned
-                stored.append(positioned)
-            return AppendResult(tuple(stored))
+                self._by_id[str(positioned.id)] = positioned
+            return result
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[Envelope]:
         return [e for e in self._streams.get(stream_id, []) if e.stream_version >= from_version]

@@ -652,7 +652,7 @@ def summary(report: HttpReport) -> str:
         f"  adjust/health ({a.workers} workers): rate {a.rate / h.rate:.3f}, "
         f"p50 {a.percentile(50) / h.percentile(50):.1f}x" if h.rate and a.rate else "  adjust/health: n/a",
         "  adjustments/s by quarter of the window: " + ", ".join(f"{q:,.0f}" for q in a.quarter_rates())
-        + f" (streams grow to {report.max_stream_version} events; every command reads its whole stream)",
+        + f" (streams grow to {report.max_stream_version} events; commands read only events after their cached state)",
         f"  relay: {relay.on_topic:,} DoseAdjusted on the topic for {relay.accepted:,} accepted "
         f"(warm-up and 1-worker line included; caught up: {caught_up}); {relay.unsent_at_end:,} unsent when the load "
         f"stopped, {drained}",

@@ -1,0 +1,84 @@
+"""The command handler's state cache: a second instance's appends are never missed, and a
+cached stream is read from its cached version on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import pytest
+
+from shared.envelope import EventRegistry, Metadata
+from shared.errors import Conflict
+from shared.events import DomainEvent
+from shared.eventstore import ConcurrencyError, InMemoryEventStore
+from shared.handler import Decider, execute, load
+
+T = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class Counted(DomainEvent):
+    event_name: ClassVar[str] = "Counted"
+    by: int
+
+
+@dataclass(frozen=True)
+class Count:
+    by: int
+
+
+def decide(state: int, command: Count) -> list[DomainEvent]:
+    if state + command.by > 10:
+        raise Conflict("too many")
+    return [Counted(by=command.by, occurred_at=T)]
+
+
+def evolve(state: int, event: Any) -> int:
+    return state + event.by
+
+
+def decider() -> Decider[int]:
+    registry = EventRegistry()
+    registry.register("test", Counted)
+    return Decider("test", 0, decide, evolve, registry)
+
+
+class CountingStore(InMemoryEventStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.read_from: list[int] = []
+
+    async def read_stream(self, stream_id: str, from_version: int = 1) -> list[Any]:
+        self.read_from.append(from_version)
+        return await super().read_stream(stream_id, from_version)
+
+
+async def _count(store: Any, d: Decider[int], by: int) -> int:
+    outcome = await execute(store, d, "s-1", Count(by), subject="p", clinic_id="c", metadata=Metadata())
+    return outcome.state
+
+
+async def test_another_instances_appends_are_seen_and_only_new_events_are_read() -> None:
+    store = CountingStore()
+    a, b = decider(), decider()  # two service instances, one store
+    assert await _count(store, a, 2) == 2
+    assert await _count(store, b, 3) == 5  # b starts cold: reads from version 1
+    assert await _count(store, a, 4) == 9  # a's cache is at 1; it reads b's event
+    assert store.read_from == [1, 1, 2]
+    loaded = await load(store, a, "s-1")  # type: ignore[arg-type]
+    assert (loaded.state, loaded.version) == (9, 3)
+    assert store.read_from[-1] == 4
+    with pytest.raises(Conflict):
+        await _count(store, b, 5)  # b catches up to 9 before deciding, so it refuses
+
+
+async def test_a_lost_race_leaves_the_cache_correct() -> None:
+    store = CountingStore()
+    a = decider()
+    await _count(store, a, 1)
+    await _count(store, decider(), 1)  # someone else moves the stream to version 2
+    with pytest.raises(ConcurrencyError):  # a client insisting on version 1 is refused
+        await execute(store, a, "s-1", Count(1), subject="p", clinic_id="c", metadata=Metadata(),
+                      expected_version=1)
+    assert await _count(store, a, 1) == 3
