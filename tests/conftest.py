@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.db import create_pool, plain_dsn
 
@@ -81,6 +82,18 @@ async def pool(pg_url: str, schema: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-def namespace() -> str:
-    """A topic prefix of this test's own."""
-    return f"t{uuid.uuid4().hex[:10]}."
+async def namespace(kafka_bootstrap: str) -> AsyncIterator[str]:
+    """A topic prefix of this test's own; its topics are deleted afterwards, so the broker
+    does not carry every past test's partitions into its next start."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    yield prefix
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        await admin.start()
+        ours = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if ours:
+            await admin.delete_topics(ours)
+    except Exception:  # a test that stopped the broker may leave it starting; not a failure
+        pass
+    finally:
+        await admin.close()

@@ -131,6 +131,10 @@ def kafka_config() -> Path:
             "share.coordinator.state.topic.replication.factor=1",
             "share.coordinator.state.topic.min.isr=1",
             "group.initial.rebalance.delay.ms=0",
+            # After a restart the controller refuses the broker's registration until the
+            # previous session expires (9 s by default); a single local node need not wait.
+            "broker.session.timeout.ms=2000",
+            "broker.heartbeat.interval.ms=500",
             "auto.create.topics.enable=false",
             "log.retention.hours=-1",
             "",
