@@ -154,33 +154,43 @@ def _canonical_json(value: Any) -> Any:
 
 
 def canonical_payload(payload: Mapping[str, Any]) -> str:
-    """The payload's canonical JSON; also the form the event store keeps."""
-    return json.dumps(_canonical_json(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The payload's canonical JSON; also the form the event store keeps.
+
+    Only numbers spelt with an exponent or a negative zero can come back from the database
+    spelt differently, so the (slower) normalisation runs only when the text shows one."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if "e+" in text or "-0.0" in text:
+        text = json.dumps(_canonical_json(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text
+
+
+def canonical_meta(env: Envelope, *, stream_version: int | None = None, recorded_at: datetime | None = None) -> str:
+    """The hashed metadata as a JSON array in a fixed order (see :func:`canonical_content`)."""
+    return json.dumps([
+        str(env.id),
+        env.source,
+        env.type,
+        env.subject,
+        _utc(env.time),
+        env.clinic_id,
+        env.stream_id,
+        env.stream_version if stream_version is None else stream_version,
+        _utc(env.recorded_at if recorded_at is None else recorded_at),
+        env.correlation_id,
+        env.causation_id,
+        env.actor,
+    ], separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_content(env: Envelope, payload_json: str | None = None, *,
                       stream_version: int | None = None, recorded_at: datetime | None = None) -> bytes:
     """The bytes a content hash covers: everything recorded about the event except its
-    global position and trace context (which are delivery details, not history). That is
-    the metadata as canonical JSON, a newline, and the payload's canonical JSON.
+    global position and trace context (which are delivery details, not history): a JSON
+    array of the metadata in a fixed order, a newline, and the payload's canonical JSON.
 
     ``payload_json``, ``stream_version`` and ``recorded_at`` let the event store hash an
     event it is about to position without building it twice."""
-    meta = {
-        "id": str(env.id),
-        "source": env.source,
-        "type": env.type,
-        "subject": env.subject,
-        "time": _utc(env.time),
-        "clinic_id": env.clinic_id,
-        "stream_id": env.stream_id,
-        "stream_version": env.stream_version if stream_version is None else stream_version,
-        "recorded_at": _utc(env.recorded_at if recorded_at is None else recorded_at),
-        "correlation_id": env.correlation_id,
-        "causation_id": env.causation_id,
-        "actor": env.actor,
-    }
-    head = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    head = canonical_meta(env, stream_version=stream_version, recorded_at=recorded_at)
     return f"{head}\n{payload_json if payload_json is not None else canonical_payload(env.payload)}".encode()
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 
 from shared.db import Migration, migrate
-from shared.envelope import Envelope, canonical_content, canonical_payload
+from shared.envelope import Envelope, canonical_meta, canonical_payload
 from shared.eventstore.base import (
     AppendResult,
     ConcurrencyError,
@@ -133,6 +132,57 @@ MIGRATIONS = [
         END $$;
         """,
     ),
+    Migration(
+        "004_append_batch",
+        # As append_events, with the events as one JSON array instead of an array per
+        # column: each element is the event's canonical metadata array (the hashed form,
+        # see shared.envelope.canonical_meta) followed by its payload and traceparent, so
+        # the client renders each event once and sends one parameter.
+        """
+        CREATE FUNCTION append_batch(p_stream text, p_expected integer, p_guess integer, p_batch jsonb,
+                                     p_contents bytea[], p_topic text)
+        RETURNS TABLE (global_position bigint, hash bytea)
+        LANGUAGE plpgsql VOLATILE AS $$
+        DECLARE
+            cur integer;
+            h bytea;
+            hashes bytea[] := '{}';
+            i integer;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(1667330661, hashtext(current_schema()));
+            SELECT e.stream_version, e.hash INTO cur, h FROM events e
+                WHERE e.stream_id = p_stream ORDER BY e.stream_version DESC LIMIT 1;
+            cur := coalesce(cur, 0);
+            IF p_expected IS NOT NULL AND p_expected <> cur THEN
+                RAISE EXCEPTION USING ERRCODE = 'CC001', MESSAGE = cur::text;
+            END IF;
+            IF p_guess <> cur THEN
+                RAISE EXCEPTION USING ERRCODE = 'CC002', MESSAGE = cur::text;
+            END IF;
+            h := coalesce(h, decode(repeat('00', 32), 'hex'));
+            FOR i IN 1 .. array_length(p_contents, 1) LOOP
+                h := sha256(h || p_contents[i]);
+                hashes := hashes || h;
+            END LOOP;
+            RETURN QUERY
+            WITH ins AS (
+                INSERT INTO events (event_id, stream_id, stream_version, event_type, source, subject,
+                                    clinic_id, occurred_at, recorded_at, correlation_id, causation_id,
+                                    actor, traceparent, payload, hash)
+                SELECT (x.r->>0)::uuid, p_stream, cur + x.n::integer, x.r->>2, x.r->>1, x.r->>3, x.r->>5,
+                       (x.r->>4)::timestamptz, (x.r->>8)::timestamptz, x.r->>9, x.r->>10, x.r->>11,
+                       x.r->>13, x.r->12, hashes[x.n]
+                FROM jsonb_array_elements(p_batch) WITH ORDINALITY AS x(r, n)
+                ORDER BY x.n
+                RETURNING events.global_position, events.hash
+            ), box AS (
+                INSERT INTO outbox (global_position, topic)
+                SELECT ins.global_position, p_topic FROM ins WHERE p_topic IS NOT NULL
+            )
+            SELECT ins.global_position, ins.hash FROM ins ORDER BY ins.global_position;
+        END $$;
+        """,
+    ),
 ]
 
 _COLUMNS = ("event_id, stream_id, stream_version, event_type, source, subject, clinic_id, "
@@ -170,31 +220,19 @@ def row_to_envelope(row: asyncpg.Record, parse_payload: bool = True) -> Envelope
     )
 
 
-def _contents(events: Sequence[Envelope], payloads: list[str], current: int, recorded_at: datetime) -> list[bytes]:
-    """The canonical content of each event as it will be stored after version ``current``."""
-    return [canonical_content(e, p, stream_version=current + i, recorded_at=recorded_at)
-            for i, (e, p) in enumerate(zip(events, payloads, strict=True), start=1)]
+def _render(events: Sequence[Envelope], payloads: list[str], current: int,
+            recorded_at: datetime) -> tuple[str, list[bytes]]:
+    """The append_batch argument and each event's canonical content, for the events as they
+    will be stored after version ``current``."""
+    metas = [canonical_meta(e, stream_version=current + i, recorded_at=recorded_at)
+             for i, e in enumerate(events, start=1)]
+    contents = [f"{m}\n{p}".encode() for m, p in zip(metas, payloads, strict=True)]
+    batch = ",".join(f"[{m[1:-1]},{p},{json.dumps(e.traceparent)}]"
+                     for m, p, e in zip(metas, payloads, events, strict=True))
+    return f"[{batch}]", contents
 
 
-def _columns(events: Sequence[Envelope], payloads: list[str], recorded_at: datetime) -> list[Any]:
-    """The per-event arguments of append_events, in its order."""
-    return [
-        [e.id for e in events],
-        [e.type for e in events],
-        [e.source for e in events],
-        [e.subject for e in events],
-        [e.clinic_id for e in events],
-        [e.time for e in events],
-        recorded_at,
-        [e.correlation_id for e in events],
-        [e.causation_id for e in events],
-        [e.actor for e in events],
-        [e.traceparent for e in events],
-        payloads,
-    ]
-
-
-_APPEND = "SELECT * FROM append_events(" + ", ".join(f"${i}" for i in range(1, 18)) + ")"
+_APPEND = "SELECT * FROM append_batch($1, $2, $3, $4, $5, $6)"
 
 
 class PostgresEventStore:
@@ -225,13 +263,12 @@ class PostgresEventStore:
         recorded_at = datetime.now(UTC)
         guess = expected_version if expected_version is not None else await self.stream_version(stream_id)
         payloads = [canonical_payload(e.payload) for e in events]
-        columns = _columns(events, payloads, recorded_at)
         try:
             for _ in range(5):
-                contents = _contents(events, payloads, guess, recorded_at)
+                batch, contents = _render(events, payloads, guess, recorded_at)
                 try:
                     async with self.pool.acquire() as conn, conn.transaction():
-                        rows = await conn.fetch(_APPEND, stream_id, expected_version, guess, *columns, contents,
+                        rows = await conn.fetch(_APPEND, stream_id, expected_version, guess, batch, contents,
                                                 self.outbox_topic)
                         result = AppendResult(tuple(
                             e.stored(guess + i, recorded_at, bytes(r["hash"]), r["global_position"])
