@@ -54,8 +54,9 @@ async def enroll(body: EnrollRequest, request: Request,
         raise HTTPException(status.HTTP_403_FORBIDDEN, "not a member of this clinic")
     rt = runtime_of(request)
     patient_id = str(uuid.uuid4())
+    preferences = PatientPreferences(**body.preferences.model_dump()) if body.preferences else PatientPreferences()
     command = EnrollPatient(patient_id=patient_id, clinic_id=body.clinic_id, birth_date=body.birth_date,
-                            preferences=PatientPreferences(**body.preferences.model_dump()),
+                            preferences=preferences,
                             enrolled_at=datetime.now(UTC))
 
     def to_body(outcome: Outcome[Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ class EnrollRequest(Strict):
     display_name: str = Field(min_length=1, max_length=200)
     birth_date: date
     external_ref: str | None = Field(None, max_length=100, description="external record number")
-    preferences: Preferences = Field(default_factory=lambda: Preferences(language=None))
+    preferences: Preferences | None = None
 
 
 class EnrollResponse(BaseModel):

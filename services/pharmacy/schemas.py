@@ -36,7 +36,7 @@ class StartRequest(Strict):
     dose: float = Field(allow_inf_nan=False)
     unit: str
     schedule: Schedule
-    route: str = "oral"
+    route: str | None = Field(None, max_length=50, description="oral when not given")
     indication: str | None = Field(None, max_length=500)
     started_at: AwareDatetime
     override_reason: str | None = Field(None, max_length=500)
