@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from services.assessment import api, handlers
 from services.assessment.identity import migrate_identity
-from shared.access_log import migrate_access_log
+from shared.access_log import access_log_router, migrate_access_log
 from shared.directory import PatientDirectory, migrate_directory
 from shared.idempotency import IdempotencyStore
 from shared.service import Runtime, Task, create_service_app
@@ -31,4 +31,4 @@ async def _start(rt: Runtime) -> list[Task]:
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     return create_service_app(settings or Settings(), title="carecoord assessment",
                               description="Enrollment, validated instruments and life circumstances.",
-                              routers=[api.router], on_start=_start)
+                              routers=[api.router, access_log_router()], on_start=_start)

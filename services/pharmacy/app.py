@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.pharmacy import api, handlers
 from services.pharmacy.formulary import load_formulary
+from shared.access_log import access_log_router
 from shared.directory import directory_runner
 from shared.idempotency import IdempotencyStore
 from shared.service import Runtime, Task, create_service_app
@@ -28,4 +29,4 @@ async def _start(rt: Runtime) -> list[Task]:
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     return create_service_app(settings or Settings(), title="carecoord pharmacy",
                               description="Medication courses, dose adjustments and adverse effects.",
-                              routers=[api.router], on_start=_start)
+                              routers=[api.router, access_log_router()], on_start=_start)

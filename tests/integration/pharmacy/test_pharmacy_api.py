@@ -195,3 +195,22 @@ async def test_trace_context_travels_from_request_to_kafka_record(stack, kafka_b
     h = dict(records[0].headers)
     assert h["traceparent"].decode().split("-")[1] == trace_id  # the request's trace continues on Kafka
     assert h["ce_correlationid"] == b"corr-7"
+
+
+async def test_every_read_of_patient_data_is_recorded_for_auditors(stack) -> None:  # type: ignore[no-untyped-def]
+    pid = await _patient(stack["assessment"])
+    ph: httpx.AsyncClient = stack["pharmacy"]
+    base = f"/v1/patients/{pid}/medications"
+    mid = (await ph.post(base, json=_start(), headers=PRESCRIBER)).json()["medication_id"]
+    await ph.get(base, headers=token("coordinator", sub="nurse-9"))
+    await ph.get(f"{base}/{mid}", headers=token("therapist", sub="therapist-4"))
+    assert (await ph.get(f"/v1/patients/{pid}/access-log", headers=COORD)).status_code == 403
+    other = token("auditor", clinics=("clinic-b",))
+    assert (await ph.get(f"/v1/patients/{pid}/access-log", headers=other)).status_code == 404
+    log = (await ph.get(f"/v1/patients/{pid}/access-log", headers=token("auditor", sub="auditor-1"))).json()
+    assert [(e["staff_id"], e["action"], e["clinic_id"]) for e in log] == [
+        ("nurse-9", "read medications", "clinic-a"),
+        ("therapist-4", "read medication", "clinic-a"),
+        ("auditor-1", "read access log", "clinic-a"),
+    ]
+    assert log[0]["roles"] == ["coordinator"]
