@@ -18,6 +18,7 @@ import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.auth import AuthConfig, Authenticator, Principal, scope_to_clinic
 from shared.db import create_pool
@@ -25,6 +26,7 @@ from shared.errors import DomainError
 from shared.eventstore import PostgresEventStore
 from shared.kafka.clients import ensure_topics, kafka_ready
 from shared.outbox import OutboxRelay
+from shared.schemas import storable
 from shared.settings import ServiceSettings
 from shared.telemetry import TelemetryConfig, instrument_app, setup_logging, setup_tracing
 
@@ -118,6 +120,7 @@ def create_service_app(
                   telemetry={"tracing": False, "logs": False})
     app.state.authenticator = Authenticator(auth_config(settings))
     instrument_app(app, settings.service_name)
+    app.add_middleware(RejectUnstorablePaths)
     _install_error_handlers(app)
     app.include_router(_health_router())
     for router in routers:
@@ -143,6 +146,23 @@ def _with_topics(settings: ServiceSettings, run: Task) -> Task:
         await run(stop)
 
     return task
+
+
+class RejectUnstorablePaths:
+    """Ids in paths go to PostgreSQL as text, which cannot hold NUL or lone surrogates; such
+    a path names nothing that can exist, so it is answered 404 before any route runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                storable(scope.get("path", ""))
+            except ValueError:
+                await JSONResponse({"detail": "not found"}, status_code=404)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _health_router() -> APIRouter:

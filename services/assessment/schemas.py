@@ -5,21 +5,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.assessment.domain import (
     LIFE_EVENT_CATEGORIES,
     LIFE_EVENT_DIRECTIONS,
     LIFE_EVENT_IMPACTS,
 )
+from shared.schemas import RequestModel
 
 Category = Literal[LIFE_EVENT_CATEGORIES]  # type: ignore[valid-type]
 Direction = Literal[LIFE_EVENT_DIRECTIONS]  # type: ignore[valid-type]
 Impact = Literal[LIFE_EVENT_IMPACTS]  # type: ignore[valid-type]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(RequestModel):
+    """Request bodies: strict, and only text the database can store."""
 
 
 class Preferences(Strict):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from shared.schemas import MAX_INT, RequestModel
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(RequestModel):
+    """Request bodies: strict, and only text the database can store."""
 
 
 class Drug(Strict):
@@ -47,7 +49,7 @@ class AdjustRequest(Strict):
     unit: str
     reason: str = Field(min_length=1, max_length=500)
     effective_at: AwareDatetime
-    expected_version: int | None = Field(None, ge=1)
+    expected_version: int | None = Field(None, ge=1, le=MAX_INT)
     override_reason: str | None = Field(None, max_length=500)
 
 

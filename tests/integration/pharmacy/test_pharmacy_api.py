@@ -5,6 +5,7 @@ and come out on the real topic with CloudEvents headers."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -157,6 +158,7 @@ async def test_bad_input_is_422_with_field_and_reason(stack) -> None:  # type: i
         (_start(started_at="2026-11-01T08:00:00"), ["body", "started_at"]),
         (_start(drug={"code": "1", "system": "SNOMED", "name": "x"}), ["body", "drug", "system"]),
         (_start(schedule={}), ["body", "schedule"]),
+        (_start(indication="depression\u0000"), ["body", "indication"]),  # PostgreSQL cannot store NUL
     ]
     for body, loc in cases:
         resp = await ph.post(base, json=body, headers=PRESCRIBER)
@@ -170,6 +172,13 @@ async def test_bad_input_is_422_with_field_and_reason(stack) -> None:  # type: i
         "dose": 100, "unit": "mg", "reason": "x", "effective_at": "2026-10-01T08:00:00Z"})
     assert early.status_code == 422 and early.json()["detail"][0]["loc"] == ["body", "effective_at"]
     assert len((await ph.get(base, headers=COORD)).json()) == 1
+    too_big = await ph.post(f"{base}/{mid}/dose-adjustments", headers=PRESCRIBER, json={
+        "dose": 75, "unit": "mg", "reason": "x", "effective_at": "2026-11-10T08:00:00Z", "expected_version": 2**40})
+    assert too_big.status_code == 422 and too_big.json()["detail"][0]["loc"] == ["body", "expected_version"]
+    assert (await ph.get(f"/v1/patients/{pid}/medications/a%00b", headers=COORD)).status_code == 404
+    surrogate = json.dumps(_start(indication="\ud800"), ensure_ascii=True).encode()  # a lone surrogate escape
+    resp = await ph.post(base, content=surrogate, headers={**PRESCRIBER, "Content-Type": "application/json"})
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "indication"]
 
 
 async def test_idempotent_retry_appends_nothing(stack) -> None:  # type: ignore[no-untyped-def]
