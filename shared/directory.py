@@ -71,7 +71,7 @@ class DirectoryProjection:
 
 
 class PatientDirectory:
-    def __init__(self, pool: asyncpg.Pool, miss_wait_seconds: float = 2.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, miss_wait_seconds: float = 1.0) -> None:
         self.pool = pool
         self.miss_wait_seconds = miss_wait_seconds
 
