@@ -102,6 +102,6 @@ async def directory_runner(runtime: Runtime) -> tuple[PatientDirectory, Projecti
         pool=runtime.pool, bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=f"{settings.topic_namespace}{settings.service_name}.patient-directory",
         topics=[settings.topic("assessment")], projection=DirectoryProjection(),
-        partitions=settings.topic_partitions)
+        partitions=settings.topic_partitions, trace_links=settings.telemetry_exporter != "off")
     await runner.migrate()
     return PatientDirectory(runtime.pool), runner

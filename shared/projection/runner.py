@@ -52,6 +52,8 @@ MIGRATIONS = [
     )
 ]
 
+MAX_LINKS = 128
+
 TRANSIENT = (
     OSError,
     asyncio.TimeoutError,
@@ -100,6 +102,7 @@ class ProjectionRunner:
     projection: Projection
     registry: EventRegistry | None = None  # when set, unknown types are poison
     max_records: int = 1000
+    trace_links: bool = False  # link batch spans to every event's trace (costs per event)
     partitions: int = 6  # for source topics this runner has to create
     max_backoff: float = 5.0
     consumer_factory: Callable[[], AIOKafkaConsumer] | None = None
@@ -244,9 +247,17 @@ class ProjectionRunner:
         envelopes = [i.envelope for i in items if i.envelope is not None]
         if not envelopes:
             return
+        # One event continues its request's trace; a batch links to each event's trace (the
+        # OpenTelemetry convention for batch consumers) when spans are exported at all.
         parent = envelopes[0].traceparent if len(envelopes) == 1 else None
+        links = []
+        if self.trace_links and parent is None:
+            for env in envelopes[:MAX_LINKS]:
+                context = trace.get_current_span(context_from_traceparent(env.traceparent)).get_span_context()
+                if context.is_valid:
+                    links.append(trace.Link(context))
         with tracer.start_as_current_span(
-            f"project {self.projection.name}", context=context_from_traceparent(parent),
+            f"project {self.projection.name}", context=context_from_traceparent(parent), links=links,
             kind=trace.SpanKind.CONSUMER, attributes={"messaging.batch.message_count": len(envelopes)},
         ):
             await self.projection.apply(conn, envelopes)
