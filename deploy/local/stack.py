@@ -281,13 +281,26 @@ def pg_install() -> None:
         raise StackError(f"apt-get install postgresql failed:\n{res.stderr[-2000:]}")
 
 
+def pg_create_cluster() -> tuple[str, str, str]:
+    """The server is installed but has no cluster on 5432 (removed, or never created)."""
+    versions = sorted((p.name for p in Path("/usr/lib/postgresql").glob("*") if p.name.isdigit()), key=int)
+    if not versions:
+        raise StackError("PostgreSQL server binaries not found under /usr/lib/postgresql")
+    log(f"creating PostgreSQL {versions[-1]} cluster 'main' on port {PG_PORT}")
+    res = subprocess.run(["pg_createcluster", versions[-1], "main", "--port", str(PG_PORT)],
+                         capture_output=True, text=True)
+    cluster = pg_cluster()
+    if cluster is None:
+        raise StackError(f"could not create a PostgreSQL cluster: {res.stderr.strip()[-500:]}")
+    return cluster
+
+
 def pg_start(timeout: float = 60.0) -> bool:
     cluster = pg_cluster()
     if cluster is None:
-        pg_install()
-        cluster = pg_cluster()
-        if cluster is None:
-            raise StackError("no PostgreSQL cluster on port 5432 after install (pg_lsclusters)")
+        if shutil.which("pg_lsclusters") is None:
+            pg_install()
+        cluster = pg_cluster() or pg_create_cluster()
     version, name, status = cluster
     started = False
     if status != "online":
