@@ -60,7 +60,7 @@ async def start(patient_id: str, body: StartRequest, request: Request, principal
     command = StartMedication(
         patient_id=patient_id, medication_id=str(uuid.uuid4()),
         drug=DrugRef(**body.drug.model_dump()), dose=body.dose, unit=body.unit,
-        schedule=Schedule(**body.schedule.model_dump()), route=body.route or "oral", indication=body.indication,
+        schedule=Schedule(**body.schedule.model_dump()), route=body.route, indication=body.indication,
         started_at=body.started_at, prescriber_id=principal.staff_id, override_reason=body.override_reason)
     return await _command(request, principal, patient_id, command)
 

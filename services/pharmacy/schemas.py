@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from shared.schemas import MAX_INT, RequestModel
 
@@ -38,10 +38,15 @@ class StartRequest(Strict):
     dose: float = Field(allow_inf_nan=False)
     unit: str
     schedule: Schedule
-    route: str | None = Field(None, max_length=50, description="oral when not given")
+    route: str = Field("oral", max_length=50, description="oral when not given")
     indication: str | None = Field(None, max_length=500)
     started_at: AwareDatetime
     override_reason: str | None = Field(None, max_length=500)
+
+    @field_validator("route", mode="before")
+    @classmethod
+    def _oral_by_default(cls, value: object) -> object:
+        return "oral" if value is None else value
 
 
 class AdjustRequest(Strict):
