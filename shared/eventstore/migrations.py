@@ -40,80 +40,15 @@ MIGRATIONS = [
         """,
     ),
     Migration(
-        "002_append_head",
-        # Takes the append lock and then reads the stream's head in one round trip. A
-        # volatile plpgsql function takes a new snapshot per statement, so the head is read
-        # after the lock is granted and sees every append committed before it.
-        """
-        CREATE FUNCTION append_head(p_stream text) RETURNS TABLE (stream_version integer, hash bytea)
-        LANGUAGE plpgsql VOLATILE AS $$
-        BEGIN
-            PERFORM pg_advisory_xact_lock(1667330661, hashtext(current_schema()));
-            RETURN QUERY SELECT e.stream_version, e.hash FROM events e
-                WHERE e.stream_id = p_stream ORDER BY e.stream_version DESC LIMIT 1;
-        END $$;
-        """,
-    ),
-    Migration(
-        "003_append_events",
-        # The whole append in one round trip under the lock: check the head, chain the
-        # hashes (sha256(previous ‖ canonical content), as shared.envelope.link_hash does),
-        # insert events and outbox rows. The caller positions and renders the contents
-        # before it calls; if the stream moved meanwhile (CC002) it renders them again.
-        """
-        CREATE FUNCTION append_events(
-            p_stream text, p_expected integer, p_guess integer, p_ids uuid[], p_types text[],
-            p_sources text[], p_subjects text[], p_clinics text[], p_times timestamptz[],
-            p_recorded timestamptz, p_correlations text[], p_causations text[], p_actors text[],
-            p_traces text[], p_payloads jsonb[], p_contents bytea[], p_topic text)
-        RETURNS TABLE (global_position bigint, hash bytea)
-        LANGUAGE plpgsql VOLATILE AS $$
-        DECLARE
-            cur integer;
-            h bytea;
-            hashes bytea[] := '{}';
-            i integer;
-        BEGIN
-            PERFORM pg_advisory_xact_lock(1667330661, hashtext(current_schema()));
-            SELECT e.stream_version, e.hash INTO cur, h FROM events e
-                WHERE e.stream_id = p_stream ORDER BY e.stream_version DESC LIMIT 1;
-            cur := coalesce(cur, 0);
-            IF p_expected IS NOT NULL AND p_expected <> cur THEN
-                RAISE EXCEPTION USING ERRCODE = 'CC001', MESSAGE = cur::text;
-            END IF;
-            IF p_guess <> cur THEN
-                RAISE EXCEPTION USING ERRCODE = 'CC002', MESSAGE = cur::text;
-            END IF;
-            h := coalesce(h, decode(repeat('00', 32), 'hex'));
-            FOR i IN 1 .. array_length(p_contents, 1) LOOP
-                h := sha256(h || p_contents[i]);
-                hashes := hashes || h;
-            END LOOP;
-            RETURN QUERY
-            WITH ins AS (
-                INSERT INTO events (event_id, stream_id, stream_version, event_type, source, subject,
-                                    clinic_id, occurred_at, recorded_at, correlation_id, causation_id,
-                                    actor, traceparent, payload, hash)
-                SELECT x.id, p_stream, cur + x.n::integer, x.ty, x.src, x.sub, x.cl, x.tm, p_recorded,
-                       x.co, x.ca, x.ac, x.tr, x.pl, x.hs
-                FROM unnest(p_ids, p_types, p_sources, p_subjects, p_clinics, p_times, p_correlations,
-                            p_causations, p_actors, p_traces, p_payloads, hashes)
-                     WITH ORDINALITY AS x(id, ty, src, sub, cl, tm, co, ca, ac, tr, pl, hs, n)
-                RETURNING events.global_position, events.hash
-            ), box AS (
-                INSERT INTO outbox (global_position, topic)
-                SELECT ins.global_position, p_topic FROM ins WHERE p_topic IS NOT NULL
-            )
-            SELECT ins.global_position, ins.hash FROM ins ORDER BY ins.global_position;
-        END $$;
-        """,
-    ),
-    Migration(
-        "004_append_batch",
-        # As append_events, with the events as one JSON array instead of an array per
-        # column: each element is the event's canonical metadata array (the hashed form,
-        # see shared.envelope.canonical_meta) followed by its payload and traceparent, so
-        # the client renders each event once and sends one parameter.
+        "002_append_batch",
+        # The whole append in one round trip: take the append lock (keyed by schema), check
+        # the head (CC001: not the expected version; CC002: not the version the caller
+        # rendered the contents for), chain sha256(previous ‖ canonical content) as
+        # shared.envelope.link_hash does, insert events and outbox rows. Events arrive as
+        # one JSON array; each element is the event's canonical metadata array (the hashed
+        # form, see shared.envelope.canonical_meta) followed by its payload and traceparent.
+        # A volatile plpgsql function takes a new snapshot per statement, so the head is
+        # read after the lock is granted and sees every append committed before it.
         """
         CREATE FUNCTION append_batch(p_stream text, p_expected integer, p_guess integer, p_batch jsonb,
                                      p_contents bytea[], p_topic text)
@@ -158,10 +93,5 @@ MIGRATIONS = [
             SELECT ins.global_position, ins.hash FROM ins ORDER BY ins.global_position;
         END $$;
         """,
-    ),    Migration(
-        "005_drop_superseded_append_functions",
-        "DROP FUNCTION IF EXISTS append_head(text); "
-        "DROP FUNCTION IF EXISTS append_events(text, integer, integer, uuid[], text[], text[], text[], text[], "
-        "timestamptz[], timestamptz, text[], text[], text[], text[], jsonb[], bytea[], text);",
     ),
 ]
