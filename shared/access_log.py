@@ -6,12 +6,9 @@ what was read and when. Rows are only ever inserted.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import asyncpg
-from fastapi import APIRouter, Depends, Request
 
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Principal
 from shared.db import Migration, migrate
 
 MIGRATIONS = [
@@ -49,22 +46,3 @@ async def accesses(pool: asyncpg.Pool, patient_id: str) -> list[dict[str, object
     rows = await pool.fetch("SELECT at, staff_id, roles, clinic_id, action FROM access_log "
                             "WHERE patient_id = $1 ORDER BY id", patient_id)
     return [dict(r) for r in rows]
-
-
-def access_log_router() -> APIRouter:
-    """``GET /v1/patients/{patient_id}/access-log``: who read this patient's data here, for
-    auditors and admins of the patient's clinic. Reading it is itself recorded."""
-    from shared.service import patient_clinic, runtime_of
-
-    router = APIRouter(prefix="/v1/patients", tags=["audit"])
-
-    @router.get("/{patient_id}/access-log", summary="Reads of this patient's data in this service")
-    async def access_log(patient_id: str, request: Request,
-                         principal: Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.ADMIN))]
-                         ) -> list[dict[str, object]]:
-        runtime = runtime_of(request)
-        clinic = await patient_clinic(request, principal, patient_id)
-        await record_access(runtime.pool, principal, clinic, patient_id, "read access log")
-        return await accesses(runtime.pool, patient_id)
-
-    return router

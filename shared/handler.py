@@ -1,6 +1,9 @@
 """Command handling shared by every service: load stream → decide → append.
 
-A decider is a pair of pure functions; this is the imperative shell around them. The
+A :class:`Decider` is the pure part and nothing else: ``initial``, ``decide`` and ``evolve``.
+Everything about storage — which service writes the events, how payloads are decoded and
+upcast, which folded states are cached — belongs to the :class:`CommandHandler` that runs a
+decider against an event store (pyeventsourcing's ``Repository`` plays the same role). The
 append expects the version that was read, so a concurrent writer makes it fail with
 :class:`ConcurrencyError` (HTTP 409) instead of being overwritten.
 """
@@ -9,17 +12,54 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import asyncpg
-
-from shared.envelope import EventRegistry, Metadata, new_envelope
+from shared.envelope import Envelope, EventRegistry, Metadata, new_envelope
 from shared.events import DomainEvent
-from shared.eventstore.base import AppendResult, ConcurrencyError
-from shared.eventstore.postgres import PostgresEventStore
+from shared.eventstore.base import AppendResult, ConcurrencyError, EventStore
 
 S = TypeVar("S")
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Decider(Generic[S, C]):
+    """The pure rules of one kind of stream: no I/O, no clock, no registry."""
+
+    initial: S
+    decide: Callable[[S, C], Sequence[DomainEvent]]
+    evolve: Callable[[S, DomainEvent], S]
+
+    def fold(self, events: Sequence[DomainEvent], state: S | None = None) -> S:
+        """The state after ``events`` (from ``initial`` unless a state is given)."""
+        current = self.initial if state is None else state
+        for event in events:
+            current = self.evolve(current, event)
+        return current
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[S]):
+    state: S
+    version: int
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[S]):
+    """What a command did: the stored events and the aggregate's state after them."""
+
+    result: AppendResult
+    state: S
+
+    @property
+    def version(self) -> int:
+        return self.result.version
+
+
+# A write in the append's own transaction (an idempotency record, a note); the connection is
+# the store's (an asyncpg connection for PostgreSQL, None for the in-memory store).
+Hook = Callable[[Any, Outcome[Any]], Awaitable[None]]
 
 
 class StateCache(Generic[S]):
@@ -49,82 +89,65 @@ class StateCache(Generic[S]):
             self._entries.popitem(last=False)
 
 
-@dataclass(frozen=True)
-class Decider(Generic[S]):
-    service: str
-    initial: S
-    decide: Callable[[S, Any], Sequence[DomainEvent]]
-    evolve: Callable[[S, DomainEvent], S]
-    registry: EventRegistry
-    cache: StateCache[S] = field(default_factory=StateCache)
+class CommandHandler(Generic[S, C]):
+    """Runs one decider against one event store on behalf of ``service``."""
 
+    def __init__(self, store: EventStore, decider: Decider[S, C], *, service: str,
+                 registry: EventRegistry, cache_size: int = 10_000) -> None:
+        self.store = store
+        self.decider = decider
+        self.service = service
+        self.registry = registry
+        self.cache: StateCache[S] = StateCache(cache_size)
 
-@dataclass(frozen=True)
-class Loaded(Generic[S]):
-    state: S
-    version: int
+    def decode(self, envelopes: Sequence[Envelope]) -> list[DomainEvent]:
+        """Stored envelopes as current payload models (old versions upcast)."""
+        return [self.registry.decode(env) for env in envelopes]
 
+    async def history(self, stream_id: str) -> list[DomainEvent]:
+        return self.decode(await self.store.read_stream(stream_id))
 
-@dataclass(frozen=True)
-class Outcome(Generic[S]):
-    """What a command did: the stored events and the aggregate's state after them."""
+    async def load(self, stream_id: str) -> Loaded[S]:
+        """The stream's current state: the cached fold plus whatever was appended since."""
+        cached = self.cache.get(stream_id)
+        state, version = (cached.state, cached.version) if cached else (self.decider.initial, 0)
+        newer = await self.store.read_stream(stream_id, from_version=version + 1)
+        state = self.decider.fold(self.decode(newer), state)
+        loaded = Loaded(state, version + len(newer))
+        if newer:
+            self.cache.put(stream_id, loaded)
+        return loaded
 
-    result: AppendResult
-    state: S
+    async def execute(
+        self,
+        stream_id: str,
+        command: C,
+        *,
+        subject: str,
+        clinic_id: str,
+        metadata: Metadata,
+        expected_version: int | None = None,
+        within: Hook | None = None,
+    ) -> Outcome[S]:
+        """Decide on the current state and append; ``expected_version`` lets a client insist
+        on the version it saw (optimistic concurrency end to end)."""
+        loaded = await self.load(stream_id)
+        if expected_version is not None and expected_version != loaded.version:
+            raise ConcurrencyError(stream_id, expected_version, loaded.version)
+        events = self.decider.decide(loaded.state, command)
+        if not events:
+            return Outcome(AppendResult(()), loaded.state)
+        after = self.decider.fold(events, loaded.state)
 
-    @property
-    def version(self) -> int:
-        return self.result.version
+        async def hook(conn: Any, result: AppendResult) -> None:
+            if within is not None:
+                await within(conn, Outcome(result, after))
 
-
-Hook = Callable[[asyncpg.Connection, Outcome[Any]], Awaitable[None]]
-
-
-async def load(store: PostgresEventStore, decider: Decider[S], stream_id: str) -> Loaded[S]:
-    """The stream's current state: the cached fold plus whatever was appended since."""
-    cached = decider.cache.get(stream_id)
-    state, version = (cached.state, cached.version) if cached else (decider.initial, 0)
-    newer = await store.read_stream(stream_id, from_version=version + 1)
-    for env in newer:
-        state = decider.evolve(state, decider.registry.decode(env))
-    loaded = Loaded(state, version + len(newer))
-    if newer:
-        decider.cache.put(stream_id, loaded)
-    return loaded
-
-
-async def execute(
-    store: PostgresEventStore,
-    decider: Decider[S],
-    stream_id: str,
-    command: Any,
-    *,
-    subject: str,
-    clinic_id: str,
-    metadata: Metadata,
-    expected_version: int | None = None,
-    within: Hook | None = None,
-) -> Outcome[S]:
-    """Decide on the current state and append; ``expected_version`` lets a client insist on
-    the version it saw (optimistic concurrency end to end)."""
-    loaded = await load(store, decider, stream_id)
-    if expected_version is not None and expected_version != loaded.version:
-        raise ConcurrencyError(stream_id, expected_version, loaded.version)
-    events = decider.decide(loaded.state, command)
-    if not events:
-        return Outcome(AppendResult(()), loaded.state)
-    after = loaded.state
-    for event in events:
-        after = decider.evolve(after, event)
-    outcome_state = after
-
-    async def hook(conn: asyncpg.Connection, result: AppendResult) -> None:
-        if within is not None:
-            await within(conn, Outcome(result, outcome_state))
-
-    envelopes = [new_envelope(decider.service, stream_id, e, subject=subject, clinic_id=clinic_id,
-                              metadata=metadata) for e in events]
-    result = await store.append(stream_id, loaded.version, envelopes, within=hook)
-    if not result.duplicate:
-        decider.cache.put(stream_id, Loaded(after, result.version))
-    return Outcome(result, after)
+        envelopes = [new_envelope(self.service, stream_id, e, subject=subject, clinic_id=clinic_id,
+                                  metadata=metadata) for e in events]
+        result = await self.store.append(stream_id, loaded.version, envelopes, within=hook)
+        if result.duplicate:
+            # Nothing new was stored: the state is whatever the stream holds now.
+            return Outcome(result, (await self.load(stream_id)).state)
+        self.cache.put(stream_id, Loaded(after, result.version))
+        return Outcome(result, after)

@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
@@ -22,8 +22,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.auth import AuthConfig, Authenticator, Principal, scope_to_clinic
 from shared.db import create_pool
+from shared.directory import PatientDirectory
 from shared.errors import DomainError
 from shared.eventstore import PostgresEventStore
+from shared.idempotency import Command, IdempotencyStore, ToBody, run_idempotent
 from shared.kafka.clients import ensure_topics, kafka_ready
 from shared.outbox import OutboxRelay
 from shared.schemas import storable
@@ -37,30 +39,71 @@ Task = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 @dataclass
 class Runtime:
-    """What the lifespan built; routes reach it through ``request.app.state.runtime``."""
+    """What the lifespan built for every service: settings, pool, event store, relay."""
 
     settings: ServiceSettings
     pool: asyncpg.Pool
     store: PostgresEventStore
     relay: OutboxRelay | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
-StartHook = Callable[[Runtime], Awaitable[Sequence[Task]]]
+@dataclass
+class ServiceContext:
+    """What the routes of every service need; each service extends it with its own parts
+    (its command handler, say) and routes receive it through a typed dependency."""
+
+    runtime: Runtime
+    idempotency: IdempotencyStore
+    directory: PatientDirectory
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.runtime.pool
+
+    @property
+    def store(self) -> PostgresEventStore:
+        return self.runtime.store
 
 
-def runtime_of(request: Request) -> Runtime:
-    """The running service's runtime, for route handlers."""
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+Ctx = TypeVar("Ctx", bound=ServiceContext)
 
 
-async def patient_clinic(request: Request, principal: Principal, patient_id: str) -> str:
+@dataclass
+class Started(Generic[Ctx]):
+    """What a service's start hook built: its context and its background tasks."""
+
+    context: Ctx
+    tasks: Sequence[Task] = ()
+
+
+StartHook = Callable[[Runtime], Awaitable[Started[Any]]]
+
+
+def context_dependency(kind: type[Ctx]) -> Callable[[Request], Ctx]:
+    """A FastAPI dependency giving the running service's context as ``kind``; services
+    alias it once: ``PharmacyDeps = Annotated[PharmacyContext, Depends(...)]``."""
+
+    def get(request: Request) -> Ctx:
+        context = request.app.state.context
+        if not isinstance(context, kind):
+            raise TypeError(f"the running service's context is not a {kind.__name__}")
+        return context
+
+    return get
+
+
+async def patient_clinic(ctx: ServiceContext, principal: Principal, patient_id: str) -> str:
     """The patient's clinic from the service's directory, provided the caller may see it;
     404 otherwise, the same for a patient of another clinic as for none at all."""
-    clinic = await runtime_of(request).extras["directory"].clinic_of(patient_id)
+    clinic = await ctx.directory.clinic_of(patient_id)
     scope_to_clinic(principal, clinic)
     return str(clinic)
+
+
+async def run_command(request: Request, ctx: ServiceContext, principal: Principal, command: Command,
+                      to_body: ToBody, status_code: int = 201) -> JSONResponse:
+    """Run a command once per Idempotency-Key and answer with its body (or the stored one)."""
+    return await run_idempotent(request, ctx.idempotency, principal.staff_id, command, to_body, status_code)
 
 
 def auth_config(settings: ServiceSettings) -> AuthConfig:
@@ -77,7 +120,7 @@ def create_service_app(
     *,
     title: str,
     routers: Sequence[APIRouter] = (),
-    on_start: StartHook | None = None,
+    on_start: StartHook,
     description: str = "",
 ) -> FastAPI:
     @contextlib.asynccontextmanager
@@ -95,14 +138,15 @@ def create_service_app(
         runtime = Runtime(settings, pool, store)
         stop = asyncio.Event()
         tasks: list[Task] = []
+        started = await on_start(runtime)
+        app.state.context = started.context
         if settings.relay_enabled:
             runtime.relay = OutboxRelay(pool, settings.kafka_bootstrap_servers,
                                         batch_size=settings.relay_batch_size,
                                         idle_seconds=settings.relay_idle_seconds,
                                         trace_each_event=settings.telemetry_exporter != "off")
             tasks.append(_with_topics(settings, runtime.relay.run))
-        if on_start is not None:
-            tasks.extend(await on_start(runtime))
+        tasks.extend(started.tasks)
         app.state.runtime = runtime
         running: list[asyncio.Task[None]] = [asyncio.create_task(t(stop)) for t in tasks]
         try:

@@ -5,27 +5,27 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.assessment import api, handlers
+from services.assessment.deps import AssessmentContext
 from services.assessment.identity import migrate_identity
-from shared.access_log import access_log_router, migrate_access_log
+from shared.access_log import migrate_access_log
+from shared.access_log_api import access_log_router
 from shared.directory import PatientDirectory, migrate_directory
 from shared.idempotency import IdempotencyStore
-from shared.service import Runtime, Task, create_service_app
+from shared.service import Runtime, Started, create_service_app
 from shared.settings import ServiceSettings, settings_for
 
 Settings = settings_for("assessment")
 
 
-async def _start(rt: Runtime) -> list[Task]:
+async def _start(rt: Runtime) -> Started[AssessmentContext]:
     idempotency = IdempotencyStore(rt.pool)
     await idempotency.migrate()
     await migrate_directory(rt.pool)
     await migrate_access_log(rt.pool)
     await migrate_identity(rt.pool)
-    reg = handlers.registry()
     # Enrollment writes the directory in its own transaction: no wait on a miss here.
-    rt.extras.update(registry=reg, decider=handlers.decider(reg), idempotency=idempotency,
-                     directory=PatientDirectory(rt.pool, miss_wait_seconds=0))
-    return []
+    directory = PatientDirectory(rt.pool, miss_wait_seconds=0)
+    return Started(AssessmentContext(rt, idempotency, directory, handlers.command_handler(rt.store)))
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:

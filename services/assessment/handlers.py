@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -10,6 +11,7 @@ from services.assessment import identity as ident
 from services.assessment.domain import (
     ASSESSMENT_EVENT_TYPES,
     INITIAL_STATE,
+    Command,
     EnrollPatient,
     ErasePatientIdentity,
     PatientRecord,
@@ -23,9 +25,12 @@ from services.assessment.schemas import EnrollRequest
 from shared.directory import add_patient
 from shared.envelope import EventRegistry, Metadata
 from shared.events import DomainEvent
-from shared.handler import Decider, Hook, Outcome, execute
+from shared.eventstore import EventStore
+from shared.handler import CommandHandler, Decider, Hook, Outcome
 from shared.idempotency import chain
-from shared.service import Runtime
+
+if TYPE_CHECKING:
+    from services.assessment.deps import AssessmentContext
 
 SERVICE = "assessment"
 
@@ -36,63 +41,66 @@ def registry() -> EventRegistry:
     return reg
 
 
-def decider(reg: EventRegistry) -> Decider[PatientRecord]:
-    return Decider(SERVICE, INITIAL_STATE, decide, evolve, reg)
+DECIDER: Decider[PatientRecord, Command] = Decider(INITIAL_STATE, decide, evolve)
+
+
+def command_handler(store: EventStore) -> CommandHandler[PatientRecord, Command]:
+    return CommandHandler(store, DECIDER, service=SERVICE, registry=registry())
 
 
 def stream_of(patient_id: str) -> str:
     return f"patient-{patient_id}"
 
 
-async def enroll(rt: Runtime, cmd: EnrollPatient, body: EnrollRequest, meta: Metadata,
+async def enroll(ctx: AssessmentContext, cmd: EnrollPatient, body: EnrollRequest, meta: Metadata,
                  within: Hook | None) -> Outcome[PatientRecord]:
     async def identity_and_directory(conn: asyncpg.Connection, outcome: Outcome[PatientRecord]) -> None:
         await ident.store_identity(conn, cmd.patient_id, cmd.clinic_id, body.display_name,
                                    body.birth_date, body.external_ref)
         await add_patient(conn, cmd.patient_id, cmd.clinic_id, cmd.enrolled_at)
 
-    return await execute(rt.store, rt.extras["decider"], stream_of(cmd.patient_id), cmd,
+    return await ctx.records.execute(stream_of(cmd.patient_id), cmd,
                          subject=cmd.patient_id, clinic_id=cmd.clinic_id, metadata=meta,
                          expected_version=0, within=chain(identity_and_directory, within))
 
 
-async def record(rt: Runtime, cmd: RecordAssessment | UpdatePatientPreferences, clinic: str, meta: Metadata,
+async def record(ctx: AssessmentContext, cmd: RecordAssessment | UpdatePatientPreferences, clinic: str, meta: Metadata,
                  within: Hook | None) -> Outcome[PatientRecord]:
-    return await execute(rt.store, rt.extras["decider"], stream_of(cmd.patient_id), cmd,
+    return await ctx.records.execute(stream_of(cmd.patient_id), cmd,
                          subject=cmd.patient_id, clinic_id=clinic, metadata=meta, within=within)
 
 
-async def life_event(rt: Runtime, cmd: RecordLifeEvent, note: str | None, clinic: str,
+async def life_event(ctx: AssessmentContext, cmd: RecordLifeEvent, note: str | None, clinic: str,
                      meta: Metadata, within: Hook | None) -> Outcome[PatientRecord]:
     async def keep_note(conn: asyncpg.Connection, outcome: Outcome[PatientRecord]) -> None:
         if note:
             await ident.store_note(conn, cmd.life_event_id, cmd.patient_id, note)
 
-    return await execute(rt.store, rt.extras["decider"], stream_of(cmd.patient_id), cmd,
+    return await ctx.records.execute(stream_of(cmd.patient_id), cmd,
                          subject=cmd.patient_id, clinic_id=clinic, metadata=meta,
                          within=chain(keep_note, within))
 
 
-async def erase(rt: Runtime, cmd: ErasePatientIdentity, clinic: str, meta: Metadata) -> Outcome[PatientRecord]:
+async def erase(ctx: AssessmentContext, cmd: ErasePatientIdentity, clinic: str,
+                meta: Metadata) -> Outcome[PatientRecord]:
     async def remove(conn: asyncpg.Connection, outcome: Outcome[PatientRecord]) -> None:
         await ident.erase_identity(conn, cmd.patient_id)
 
-    result = await execute(rt.store, rt.extras["decider"], stream_of(cmd.patient_id), cmd,
+    result = await ctx.records.execute(stream_of(cmd.patient_id), cmd,
                            subject=cmd.patient_id, clinic_id=clinic, metadata=meta, within=remove)
     if not result.result.events:  # erased before: make sure nothing came back since
-        async with rt.pool.acquire() as conn:
+        async with ctx.pool.acquire() as conn:
             await ident.erase_identity(conn, cmd.patient_id)
     return result
 
 
-async def identity(rt: Runtime, patient_id: str) -> asyncpg.Record | None:
-    return await ident.fetch_identity(rt.pool, patient_id)
+async def identity(ctx: AssessmentContext, patient_id: str) -> asyncpg.Record | None:
+    return await ident.fetch_identity(ctx.pool, patient_id)
 
 
-async def notes(rt: Runtime, patient_id: str) -> dict[str, str]:
-    return await ident.notes_of(rt.pool, patient_id)
+async def notes(ctx: AssessmentContext, patient_id: str) -> dict[str, str]:
+    return await ident.notes_of(ctx.pool, patient_id)
 
 
-async def history(rt: Runtime, patient_id: str) -> Sequence[DomainEvent]:
-    reg: EventRegistry = rt.extras["registry"]
-    return [reg.decode(e) for e in await rt.store.read_stream(stream_of(patient_id))]
+async def history(ctx: AssessmentContext, patient_id: str) -> Sequence[DomainEvent]:
+    return await ctx.records.history(stream_of(patient_id))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
 from services.pharmacy import handlers
+from services.pharmacy.deps import Context, PharmacyContext
 from services.pharmacy.domain import (
     AdjustDose,
     Command,
@@ -29,10 +30,9 @@ from services.pharmacy.schemas import (
 )
 from shared.access_log import record_access
 from shared.auth import Principal, Role, require_roles
-from shared.handler import Outcome
-from shared.idempotency import run_idempotent
+from shared.handler import Hook, Outcome
 from shared.request_context import command_metadata
-from shared.service import patient_clinic, runtime_of
+from shared.service import patient_clinic, run_command
 
 router = APIRouter(prefix="/v1/patients/{patient_id}/medications", tags=["medications"])
 
@@ -42,74 +42,71 @@ Writer = Annotated[Principal, Depends(require_roles(*WRITERS))]
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 
 
-async def _command(request: Request, principal: Principal, patient_id: str, command: Command,
-                   expected_version: int | None = None, status_code: int = 201) -> JSONResponse:
-    rt = runtime_of(request)
-    clinic = await patient_clinic(request, principal, patient_id)
+async def _command(request: Request, ctx: PharmacyContext, principal: Principal, patient_id: str,
+                   command: Command, expected_version: int | None = None) -> JSONResponse:
+    clinic = await patient_clinic(ctx, principal, patient_id)
 
-    async def run(within: Any) -> Outcome[Any]:
-        return await handlers.handle(rt, command, clinic, command_metadata(request, principal), within,
+    async def run(within: Hook | None) -> Outcome[Any]:
+        return await handlers.handle(ctx, command, clinic, command_metadata(request, principal), within,
                                      expected_version)
 
-    return await run_idempotent(request, rt.extras["idempotency"], principal.staff_id, run,
-                                handlers.command_body, status_code)
+    return await run_command(request, ctx, principal, run, handlers.command_body)
 
 
 @router.post("", status_code=201, response_model=CommandResponse, summary="Start a medication course")
-async def start(patient_id: str, body: StartRequest, request: Request, principal: Writer) -> JSONResponse:
+async def start(patient_id: str, body: StartRequest, request: Request, ctx: Context, principal: Writer) -> JSONResponse:
     command = StartMedication(
         patient_id=patient_id, medication_id=str(uuid.uuid4()),
         drug=DrugRef(**body.drug.model_dump()), dose=body.dose, unit=body.unit,
         schedule=Schedule(**body.schedule.model_dump()), route=body.route, indication=body.indication,
         started_at=body.started_at, prescriber_id=principal.staff_id, override_reason=body.override_reason)
-    return await _command(request, principal, patient_id, command)
+    return await _command(request, ctx, principal, patient_id, command)
 
 
 @router.post("/{medication_id}/dose-adjustments", status_code=201, response_model=CommandResponse,
              summary="Change the dose; send expected_version to refuse a concurrent change (409)")
 async def adjust(patient_id: str, medication_id: str, body: AdjustRequest, request: Request,
-                 principal: Writer) -> JSONResponse:
+                 ctx: Context, principal: Writer) -> JSONResponse:
     command = AdjustDose(patient_id=patient_id, medication_id=medication_id, dose=body.dose, unit=body.unit,
                          reason=body.reason, effective_at=body.effective_at, prescriber_id=principal.staff_id,
                          override_reason=body.override_reason)
-    return await _command(request, principal, patient_id, command, body.expected_version)
+    return await _command(request, ctx, principal, patient_id, command, body.expected_version)
 
 
 @router.post("/{medication_id}/discontinuation", status_code=201, response_model=CommandResponse,
              summary="Stop the course")
 async def discontinue(patient_id: str, medication_id: str, body: DiscontinueRequest, request: Request,
-                      principal: Writer) -> JSONResponse:
+                      ctx: Context, principal: Writer) -> JSONResponse:
     command = DiscontinueMedication(patient_id=patient_id, medication_id=medication_id, reason=body.reason,
                                     effective_at=body.effective_at, prescriber_id=principal.staff_id)
-    return await _command(request, principal, patient_id, command)
+    return await _command(request, ctx, principal, patient_id, command)
 
 
 @router.post("/{medication_id}/adverse-effects", status_code=201, response_model=CommandResponse,
              summary="Report an adverse effect of the course")
 async def adverse_effect(patient_id: str, medication_id: str, body: AdverseEffectRequest, request: Request,
+                         ctx: Context,
                          principal: Annotated[Principal, Depends(require_roles(*WRITERS, Role.THERAPIST,
                                                                                 Role.COORDINATOR))]
                          ) -> JSONResponse:
     command = ReportAdverseEffect(patient_id=patient_id, medication_id=medication_id, effect=body.effect,
                                   severity=body.severity, observed_at=body.observed_at,
                                   reporter_id=principal.staff_id)
-    return await _command(request, principal, patient_id, command)
+    return await _command(request, ctx, principal, patient_id, command)
 
 
 @router.get("", response_model=list[Course], summary="Courses of a patient, active first")
-async def list_courses(patient_id: str, request: Request, principal: Reader) -> list[dict[str, Any]]:
-    rt = runtime_of(request)
-    clinic = await patient_clinic(request, principal, patient_id)
-    await record_access(rt.pool, principal, clinic, patient_id, "read medications")
-    return await handlers.courses_of(rt, patient_id)
+async def list_courses(patient_id: str, ctx: Context, principal: Reader) -> list[dict[str, Any]]:
+    clinic = await patient_clinic(ctx, principal, patient_id)
+    await record_access(ctx.pool, principal, clinic, patient_id, "read medications")
+    return await handlers.courses_of(ctx, patient_id)
 
 
 @router.get("/{medication_id}", response_model=CourseWithHistory, summary="One course with its history")
-async def get_course(patient_id: str, medication_id: str, request: Request, principal: Reader) -> dict[str, Any]:
-    rt = runtime_of(request)
-    clinic = await patient_clinic(request, principal, patient_id)
-    await record_access(rt.pool, principal, clinic, patient_id, "read medication")
-    view = await handlers.course(rt, patient_id, medication_id)
+async def get_course(patient_id: str, medication_id: str, ctx: Context, principal: Reader) -> dict[str, Any]:
+    clinic = await patient_clinic(ctx, principal, patient_id)
+    await record_access(ctx.pool, principal, clinic, patient_id, "read medication")
+    view = await handlers.course(ctx, patient_id, medication_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "medication not found")
     return view

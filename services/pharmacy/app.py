@@ -5,25 +5,24 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.pharmacy import api, handlers
+from services.pharmacy.deps import PharmacyContext
 from services.pharmacy.formulary import load_formulary
-from shared.access_log import access_log_router
+from shared.access_log_api import access_log_router
 from shared.directory import directory_runner
 from shared.idempotency import IdempotencyStore
-from shared.service import Runtime, Task, create_service_app
+from shared.service import Runtime, Started, create_service_app
 from shared.settings import ServiceSettings, settings_for
 
 Settings = settings_for("pharmacy")
 
 
-async def _start(rt: Runtime) -> list[Task]:
+async def _start(rt: Runtime) -> Started[PharmacyContext]:
     idempotency = IdempotencyStore(rt.pool)
     await idempotency.migrate()
     formulary = load_formulary()
-    reg = handlers.registry()
     directory, runner = await directory_runner(rt)
-    rt.extras.update(registry=reg, decider=handlers.decider(reg, formulary), idempotency=idempotency,
-                     formulary=formulary, directory=directory)
-    return [runner.run]
+    courses = handlers.command_handler(rt.store, formulary)
+    return Started(PharmacyContext(rt, idempotency, directory, courses, formulary), [runner.run])
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.pharmacy.domain import (
     INITIAL_STATE,
@@ -19,8 +19,11 @@ from services.pharmacy.domain import (
 from services.pharmacy.domain.dosing import daily_dose
 from services.pharmacy.formulary import Formulary
 from shared.envelope import Envelope, EventRegistry, Metadata
-from shared.handler import Decider, Hook, Outcome, execute
-from shared.service import Runtime
+from shared.eventstore import EventStore
+from shared.handler import CommandHandler, Decider, Hook, Outcome
+
+if TYPE_CHECKING:
+    from services.pharmacy.deps import PharmacyContext
 
 SERVICE = "pharmacy"
 
@@ -31,19 +34,23 @@ def registry() -> EventRegistry:
     return reg
 
 
-def decider(reg: EventRegistry, formulary: Formulary) -> Decider[CourseState]:
-    return Decider(SERVICE, INITIAL_STATE, partial(decide, formulary=formulary), evolve, reg)
+def decider(formulary: Formulary) -> Decider[CourseState, Command]:
+    return Decider(INITIAL_STATE, partial(decide, formulary=formulary), evolve)
+
+
+def command_handler(store: EventStore, formulary: Formulary) -> CommandHandler[CourseState, Command]:
+    return CommandHandler(store, decider(formulary), service=SERVICE, registry=registry())
 
 
 def stream_of(medication_id: str) -> str:
     return f"medication-{medication_id}"
 
 
-async def handle(rt: Runtime, cmd: Command, clinic: str, meta: Metadata, within: Hook | None,
+async def handle(ctx: PharmacyContext, cmd: Command, clinic: str, meta: Metadata, within: Hook | None,
                  expected_version: int | None = None) -> Outcome[CourseState]:
-    return await execute(rt.store, rt.extras["decider"], stream_of(cmd.medication_id), cmd,
-                         subject=cmd.patient_id, clinic_id=clinic, metadata=meta,
-                         expected_version=expected_version, within=within)
+    return await ctx.courses.execute(stream_of(cmd.medication_id), cmd, subject=cmd.patient_id,
+                                     clinic_id=clinic, metadata=meta, expected_version=expected_version,
+                                     within=within)
 
 
 def course_view(events: list[Envelope], reg: EventRegistry, with_history: bool = False) -> dict[str, Any]:
@@ -73,19 +80,19 @@ def course_view(events: list[Envelope], reg: EventRegistry, with_history: bool =
     return view
 
 
-async def courses_of(rt: Runtime, patient_id: str) -> list[dict[str, Any]]:
+async def courses_of(ctx: PharmacyContext, patient_id: str) -> list[dict[str, Any]]:
     by_stream: dict[str, list[Envelope]] = defaultdict(list)
-    for env in await rt.store.read_subject(patient_id):
+    for env in await ctx.store.read_subject(patient_id):
         by_stream[env.stream_id].append(env)
-    views = [course_view(events, rt.extras["registry"]) for events in by_stream.values()]
+    views = [course_view(events, ctx.courses.registry) for events in by_stream.values()]
     return sorted(views, key=lambda v: (v["status"] != "active", v["started_at"]))
 
 
-async def course(rt: Runtime, patient_id: str, medication_id: str) -> dict[str, Any] | None:
-    events = await rt.store.read_stream(stream_of(medication_id))
+async def course(ctx: PharmacyContext, patient_id: str, medication_id: str) -> dict[str, Any] | None:
+    events = await ctx.store.read_stream(stream_of(medication_id))
     if not events or events[0].subject != patient_id:
         return None
-    return course_view(events, rt.extras["registry"], with_history=True)
+    return course_view(events, ctx.courses.registry, with_history=True)
 
 
 def command_body(outcome: Outcome[CourseState]) -> dict[str, Any]:

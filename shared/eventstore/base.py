@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.envelope import Envelope, chain_hash
 from shared.errors import Conflict
-
-ANY = None  # expected_version meaning "do not check"
-NO_STREAM = 0  # expected_version meaning "the stream must not exist yet"
 
 
 class ConcurrencyError(Conflict):
@@ -47,9 +44,14 @@ class VerifyResult:
     reason: str | None = None
 
 
+# A write in the append's transaction; gets the store's connection (None in memory).
+SideWrite = Callable[[Any, "AppendResult"], Awaitable[None]]
+
+
 class EventStore(Protocol):
     async def append(
-        self, stream_id: str, expected_version: int | None, events: Sequence[Envelope]
+        self, stream_id: str, expected_version: int | None, events: Sequence[Envelope], *,
+        within: SideWrite | None = None,
     ) -> AppendResult: ...
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[Envelope]: ...

@@ -13,7 +13,7 @@ from shared.envelope import EventRegistry, Metadata
 from shared.errors import Conflict
 from shared.events import DomainEvent
 from shared.eventstore import ConcurrencyError, InMemoryEventStore
-from shared.handler import Decider, execute, load
+from shared.handler import CommandHandler, Decider
 
 T = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -38,10 +38,11 @@ def evolve(state: int, event: Any) -> int:
     return state + event.by
 
 
-def decider() -> Decider[int]:
+def handler(store: Any) -> CommandHandler[int, Count]:
+    """One service instance: its own handler (and cache) on the shared store."""
     registry = EventRegistry()
     registry.register("test", Counted)
-    return Decider("test", 0, decide, evolve, registry)
+    return CommandHandler(store, Decider(0, decide, evolve), service="test", registry=registry)
 
 
 class CountingStore(InMemoryEventStore):
@@ -54,31 +55,31 @@ class CountingStore(InMemoryEventStore):
         return await super().read_stream(stream_id, from_version)
 
 
-async def _count(store: Any, d: Decider[int], by: int) -> int:
-    outcome = await execute(store, d, "s-1", Count(by), subject="p", clinic_id="c", metadata=Metadata())
+async def _count(h: CommandHandler[int, Count], by: int) -> int:
+    outcome = await h.execute("s-1", Count(by), subject="p", clinic_id="c", metadata=Metadata())
     return outcome.state
 
 
 async def test_another_instances_appends_are_seen_and_only_new_events_are_read() -> None:
     store = CountingStore()
-    a, b = decider(), decider()  # two service instances, one store
-    assert await _count(store, a, 2) == 2
-    assert await _count(store, b, 3) == 5  # b starts cold: reads from version 1
-    assert await _count(store, a, 4) == 9  # a's cache is at 1; it reads b's event
+    a, b = handler(store), handler(store)  # two service instances, one store
+    assert await _count(a, 2) == 2
+    assert await _count(b, 3) == 5  # b starts cold: reads from version 1
+    assert await _count(a, 4) == 9  # a's cache is at 1; it reads b's event
     assert store.read_from == [1, 1, 2]
-    loaded = await load(store, a, "s-1")  # type: ignore[arg-type]
+    loaded = await a.load("s-1")
     assert (loaded.state, loaded.version) == (9, 3)
     assert store.read_from[-1] == 4
     with pytest.raises(Conflict):
-        await _count(store, b, 5)  # b catches up to 9 before deciding, so it refuses
+        await _count(b, 5)  # b catches up to 9 before deciding, so it refuses
 
 
 async def test_a_lost_race_leaves_the_cache_correct() -> None:
     store = CountingStore()
-    a = decider()
-    await _count(store, a, 1)
-    await _count(store, decider(), 1)  # someone else moves the stream to version 2
+    a = handler(store)
+    await _count(a, 1)
+    await _count(handler(store), 1)  # someone else moves the stream to version 2
     with pytest.raises(ConcurrencyError):  # a client insisting on version 1 is refused
-        await execute(store, a, "s-1", Count(1), subject="p", clinic_id="c", metadata=Metadata(),
-                      expected_version=1)
-    assert await _count(store, a, 1) == 3
+        await a.execute("s-1", Count(1), subject="p", clinic_id="c", metadata=Metadata(),
+                        expected_version=1)
+    assert await _count(a, 1) == 3
