@@ -182,6 +182,24 @@ def canonical_meta(env: Envelope, *, stream_version: int | None = None, recorded
     ], separators=(",", ":"), ensure_ascii=False)
 
 
+def canonical_meta_parts(env: Envelope) -> tuple[str, str]:
+    """The hashed metadata split around its stream version and recorded_at, which the store
+    fills in under its append lock: ``head + version + ',"' + recorded_at + '"' + tail`` is
+    :func:`canonical_meta` of the stored event."""
+    head = json.dumps([str(env.id), env.source, env.type, env.subject, _utc(env.time), env.clinic_id,
+                       env.stream_id], separators=(",", ":"), ensure_ascii=False)
+    tail = json.dumps([env.correlation_id, env.causation_id, env.actor], separators=(",", ":"),
+                      ensure_ascii=False)
+    return head[:-1] + ",", "," + tail[1:]
+
+
+def recorded_at_text(moment: datetime) -> str:
+    """How canonical metadata spells recorded_at (UTC, microseconds)."""
+    text = _utc(moment)
+    assert text is not None
+    return text
+
+
 def canonical_content(env: Envelope, payload_json: str | None = None, *,
                       stream_version: int | None = None, recorded_at: datetime | None = None) -> bytes:
     """The bytes a content hash covers: everything recorded about the event except its

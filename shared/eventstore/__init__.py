@@ -6,6 +6,7 @@ both (tests/contract)."""
 from shared.eventstore.base import (
     AppendResult,
     ConcurrencyError,
+    EventIdReused,
     EventStore,
     VerifyResult,
 )
@@ -15,6 +16,7 @@ from shared.eventstore.postgres import PostgresEventStore
 __all__ = [
     "AppendResult",
     "ConcurrencyError",
+    "EventIdReused",
     "EventStore",
     "InMemoryEventStore",
     "PostgresEventStore",

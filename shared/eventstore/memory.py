@@ -14,6 +14,7 @@ from shared.eventstore.base import (
     ConcurrencyError,
     VerifyResult,
     check_batch,
+    replayed_append,
     verify_chain,
 )
 
@@ -33,13 +34,16 @@ class InMemoryEventStore:
         connection to write through), and if it raises nothing is stored."""
         check_batch(stream_id, events)
         async with self._lock:
-            if str(events[0].id) in self._by_id:
-                return AppendResult(tuple(self._by_id[str(e.id)] for e in events
-                                          if str(e.id) in self._by_id), duplicate=True)
+            known = {str(e.id): self._by_id[str(e.id)] for e in events if str(e.id) in self._by_id}
+            if known:
+                return replayed_append(stream_id, expected_version, events, known)
             stream = self._streams.setdefault(stream_id, [])
             if expected_version is not None and expected_version != len(stream):
                 raise ConcurrencyError(stream_id, expected_version, len(stream))
+            # As PostgreSQL's: recorded_at never goes backwards across the store.
             now = datetime.now(UTC)
+            if self._all and self._all[-1].recorded_at is not None:
+                now = max(now, self._all[-1].recorded_at)
             prev = stream[-1].hash if stream else None
             stored = []
             for i, env in enumerate(events):

@@ -11,18 +11,21 @@ for one call of ``append_batch`` plus the commit; batched appends amortise it.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from shared.db import migrate
-from shared.envelope import Envelope, canonical_meta, canonical_payload
+from shared.envelope import Envelope, canonical_meta_parts, canonical_payload
 from shared.eventstore.base import (
     AppendResult,
     ConcurrencyError,
+    SideWrite,
     VerifyResult,
     check_batch,
+    replayed_append,
     verify_chain,
 )
 from shared.eventstore.migrations import MIGRATIONS
@@ -36,11 +39,8 @@ _COLUMNS = ("event_id, stream_id, stream_version, event_type, source, subject, c
             "payload, hash")
 
 
-class _AlreadyStored(Exception):
-    pass
-
-
-SideWrite = Callable[[asyncpg.Connection, AppendResult], Awaitable[None]]
+# Transaction-scoped advisory lock serialising a store's appends (second key: the schema).
+APPEND_LOCK = 1667330661
 
 
 def row_to_envelope(row: asyncpg.Record, parse_payload: bool = True) -> Envelope:
@@ -66,19 +66,21 @@ def row_to_envelope(row: asyncpg.Record, parse_payload: bool = True) -> Envelope
     )
 
 
-def _render(events: Sequence[Envelope], payloads: list[str], current: int,
-            recorded_at: datetime) -> tuple[str, list[bytes]]:
-    """The append_batch argument and each event's canonical content, for the events as they
-    will be stored after version ``current``."""
-    metas = [canonical_meta(e, stream_version=current + i, recorded_at=recorded_at)
-             for i, e in enumerate(events, start=1)]
-    contents = [f"{m}\n{p}".encode() for m, p in zip(metas, payloads, strict=True)]
-    batch = ",".join(f"[{m[1:-1]},{p},{json.dumps(e.traceparent)}]"
-                     for m, p, e in zip(metas, payloads, events, strict=True))
-    return f"[{batch}]", contents
+def _arguments(events: Sequence[Envelope]) -> list[list[Any]]:
+    """append_events' typed arrays, one per column, in the function's order."""
+    parts = [canonical_meta_parts(e) for e in events]
+    return [
+        [e.id for e in events], [e.type for e in events], [e.source for e in events],
+        [e.subject for e in events], [e.clinic_id for e in events], [e.time for e in events],
+        [e.correlation_id for e in events], [e.causation_id for e in events], [e.actor for e in events],
+        [e.traceparent for e in events], [canonical_payload(e.payload) for e in events],
+        [head for head, _ in parts], [tail for _, tail in parts],
+    ]
 
 
-_APPEND = "SELECT * FROM append_batch($1, $2, $3, $4, $5, $6)"
+_APPEND = ("SELECT * FROM append_events($1, $2, $3, $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], "
+           "$9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], "
+           "$16::text[], $17)")
 
 
 class PostgresEventStore:
@@ -100,61 +102,42 @@ class PostgresEventStore:
         *,
         within: SideWrite | None = None,
     ) -> AppendResult:
-        """Append atomically. ``within`` runs in the same transaction after the insert (an
-        idempotency record, say), so it commits or rolls back with the events."""
+        """Append atomically, in one round trip. ``within`` runs in the same transaction after
+        the insert (an idempotency record, say), so it commits or rolls back with the events.
+
+        Versions, recorded_at and hashes are assigned by the database under the append lock
+        (see migrations.py); everything else is prepared here, before the lock is taken."""
         check_batch(stream_id, events)
-        # Everything that does not depend on the stream's head is prepared before the lock
-        # is taken: the lock serialises every append of the service, so time inside it is
-        # the store's throughput.
-        recorded_at = datetime.now(UTC)
-        guess = expected_version if expected_version is not None else await self.stream_version(stream_id)
-        payloads = [canonical_payload(e.payload) for e in events]
+        arguments = _arguments(events)
         try:
-            for _ in range(5):
-                batch, contents = _render(events, payloads, guess, recorded_at)
-                try:
-                    async with self.pool.acquire() as conn, conn.transaction():
-                        rows = await conn.fetch(_APPEND, stream_id, expected_version, guess, batch, contents,
-                                                self.outbox_topic)
-                        result = AppendResult(tuple(
-                            e.stored(guess + i, recorded_at, bytes(r["hash"]), r["global_position"])
-                            for i, (e, r) in enumerate(zip(events, rows, strict=True), start=1)))
-                        if within is not None:
-                            await within(conn, result)
-                        return result
-                except asyncpg.PostgresError as exc:
-                    if exc.sqlstate == "CC002":  # the stream moved since the guess: render again
-                        guess = int(exc.args[0])
-                        continue
-                    if exc.sqlstate != "CC001":
-                        raise
-                    async with self.pool.acquire() as conn:
-                        if await self._existing(conn, events) is not None:
-                            raise _AlreadyStored from None
-                    raise ConcurrencyError(stream_id, expected_version, int(exc.args[0])) from None
-            raise ConcurrencyError(stream_id, expected_version, guess)  # a stream too busy to catch
-        except (_AlreadyStored, asyncpg.UniqueViolationError) as exc:
-            if (isinstance(exc, asyncpg.UniqueViolationError)
-                    and exc.constraint_name == "events_stream_id_stream_version_key"):
+            async with self.pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(_APPEND, APPEND_LOCK, stream_id, expected_version, *arguments,
+                                        self.outbox_topic)
+                result = AppendResult(tuple(
+                    e.stored(r["stream_version"], r["recorded_at"], bytes(r["hash"]), r["global_position"])
+                    for e, r in zip(events, rows, strict=True)))
+                if within is not None:
+                    await within(conn, result)
+                return result
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == "CC001":
+                raise ConcurrencyError(stream_id, expected_version, int(exc.args[0])) from None
+            if exc.sqlstate == "CC003" or (isinstance(exc, asyncpg.UniqueViolationError)
+                                           and exc.constraint_name == "events_event_id_key"):
+                stored = await self._stored(events)
+                return replayed_append(stream_id, expected_version, events, stored)
+            if isinstance(exc, asyncpg.UniqueViolationError) and \
+                    exc.constraint_name == "events_stream_id_stream_version_key":
                 # The lock makes this unreachable; should a writer ever bypass it, the
                 # unique key still turns a lost race into the conflict callers handle.
                 raise ConcurrencyError(stream_id, expected_version,
                                        await self.stream_version(stream_id)) from None
-            # A retried append of stored events is a no-op that returns what was stored.
-            if isinstance(exc, asyncpg.UniqueViolationError) and exc.constraint_name != "events_event_id_key":
-                raise
-            async with self.pool.acquire() as conn:
-                existing = await self._existing(conn, events)
-            assert existing is not None
-            return existing
+            raise
 
-    async def _existing(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> AppendResult | None:
-        rows = await conn.fetch(f"SELECT global_position, {_COLUMNS} FROM events "
-                                "WHERE event_id = ANY($1::uuid[]) ORDER BY global_position",
-                                [e.id for e in events])
-        if not rows:
-            return None
-        return AppendResult(tuple(row_to_envelope(r) for r in rows), duplicate=True)
+    async def _stored(self, events: Sequence[Envelope]) -> dict[str, Envelope]:
+        rows = await self.pool.fetch(f"SELECT global_position, {_COLUMNS} FROM events "
+                                     "WHERE event_id = ANY($1::uuid[])", [e.id for e in events])
+        return {str(r["event_id"]): row_to_envelope(r) for r in rows}
 
     async def read_stream(self, stream_id: str, from_version: int = 1) -> list[Envelope]:
         rows = await self.pool.fetch(
