@@ -20,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from shared.db import Migration, migrate
-from shared.errors import RuleViolation
+from shared.errors import DomainError, RuleViolation
 from shared.handler import Hook, Outcome
 
 HEADER = "Idempotency-Key"
@@ -129,5 +129,13 @@ async def run_idempotent(
                 raise
             stored = await store.lookup(principal, key, fp)
             assert stored is not None
+        except DomainError:
+            # A concurrent retry with this key may have committed while this one decided:
+            # this one then met the stream after the first's change (a version conflict, a
+            # dose that is now the current one, a course already stopped). The client asked
+            # once; it gets the first answer, not the refusal of its own echo.
+            stored = await store.lookup(principal, key, fp)
+            if stored is None:
+                raise
     return JSONResponse(stored.body, status_code=stored.status_code,
                         headers={"Idempotent-Replayed": "true"})
