@@ -30,7 +30,9 @@ def storable(value: Any) -> Any:
     return value
 
 
-class RequestModel(BaseModel):
+class Strict(BaseModel):
+    """Request bodies: unknown fields refused, only text the database can store."""
+
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="after")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 import asyncpg
 
@@ -12,8 +12,11 @@ from services.assessment.domain import (
     ASSESSMENT_EVENT_TYPES,
     INITIAL_STATE,
     Command,
+    Enrolled,
     EnrollPatient,
+    Erased,
     ErasePatientIdentity,
+    NotEnrolled,
     PatientRecord,
     RecordAssessment,
     RecordLifeEvent,
@@ -24,6 +27,7 @@ from services.assessment.domain import (
 from services.assessment.schemas import EnrollRequest
 from shared.directory import add_patient
 from shared.envelope import EventRegistry, Metadata
+from shared.errors import NotFound
 from shared.events import DomainEvent
 from shared.eventstore import EventStore
 from shared.handler import CommandHandler, Decider, Hook, Outcome
@@ -52,33 +56,45 @@ def stream_of(patient_id: str) -> str:
     return f"patient-{patient_id}"
 
 
+def _open(outcome: Outcome[PatientRecord]) -> Outcome[Enrolled]:
+    """The outcome of a command that needs an open record, which it leaves open (the decider
+    refuses it on any other)."""
+    match outcome.state:
+        case Enrolled() as record:
+            return Outcome(outcome.result, record)
+        case NotEnrolled() | Erased():
+            raise NotFound("patient not found", field="patient_id")
+        case _:
+            assert_never(outcome.state)
+
+
 async def enroll(ctx: AssessmentContext, cmd: EnrollPatient, body: EnrollRequest, meta: Metadata,
-                 within: Hook | None) -> Outcome[PatientRecord]:
+                 within: Hook | None) -> Outcome[Enrolled]:
     async def identity_and_directory(conn: asyncpg.Connection, outcome: Outcome[PatientRecord]) -> None:
         await ident.store_identity(conn, cmd.patient_id, cmd.clinic_id, body.display_name,
                                    body.birth_date, body.external_ref)
         await add_patient(conn, cmd.patient_id, cmd.clinic_id, cmd.enrolled_at)
 
-    return await ctx.records.execute(stream_of(cmd.patient_id), cmd,
-                         subject=cmd.patient_id, clinic_id=cmd.clinic_id, metadata=meta,
-                         expected_version=0, within=chain(identity_and_directory, within))
+    return _open(await ctx.records.execute(stream_of(cmd.patient_id), cmd,
+                                           subject=cmd.patient_id, clinic_id=cmd.clinic_id, metadata=meta,
+                                           expected_version=0, within=chain(identity_and_directory, within)))
 
 
 async def record(ctx: AssessmentContext, cmd: RecordAssessment | UpdatePatientPreferences, clinic: str, meta: Metadata,
-                 within: Hook | None) -> Outcome[PatientRecord]:
-    return await ctx.records.execute(stream_of(cmd.patient_id), cmd,
-                         subject=cmd.patient_id, clinic_id=clinic, metadata=meta, within=within)
+                 within: Hook | None) -> Outcome[Enrolled]:
+    return _open(await ctx.records.execute(stream_of(cmd.patient_id), cmd,
+                                           subject=cmd.patient_id, clinic_id=clinic, metadata=meta, within=within))
 
 
 async def life_event(ctx: AssessmentContext, cmd: RecordLifeEvent, note: str | None, clinic: str,
-                     meta: Metadata, within: Hook | None) -> Outcome[PatientRecord]:
+                     meta: Metadata, within: Hook | None) -> Outcome[Enrolled]:
     async def keep_note(conn: asyncpg.Connection, outcome: Outcome[PatientRecord]) -> None:
         if note:
             await ident.store_note(conn, cmd.life_event_id, cmd.patient_id, note)
 
-    return await ctx.records.execute(stream_of(cmd.patient_id), cmd,
-                         subject=cmd.patient_id, clinic_id=clinic, metadata=meta,
-                         within=chain(keep_note, within))
+    return _open(await ctx.records.execute(stream_of(cmd.patient_id), cmd,
+                                           subject=cmd.patient_id, clinic_id=clinic, metadata=meta,
+                                           within=chain(keep_note, within)))
 
 
 async def erase(ctx: AssessmentContext, cmd: ErasePatientIdentity, clinic: str,

@@ -12,15 +12,11 @@ from services.assessment.domain import (
     LIFE_EVENT_DIRECTIONS,
     LIFE_EVENT_IMPACTS,
 )
-from shared.schemas import RequestModel
+from shared.schemas import Strict
 
 Category = Literal[LIFE_EVENT_CATEGORIES]  # type: ignore[valid-type]
 Direction = Literal[LIFE_EVENT_DIRECTIONS]  # type: ignore[valid-type]
 Impact = Literal[LIFE_EVENT_IMPACTS]  # type: ignore[valid-type]
-
-
-class Strict(RequestModel):
-    """Request bodies: strict, and only text the database can store."""
 
 
 class Preferences(Strict):

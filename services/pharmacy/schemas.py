@@ -6,11 +6,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-from shared.schemas import MAX_INT, RequestModel
-
-
-class Strict(RequestModel):
-    """Request bodies: strict, and only text the database can store."""
+from shared.schemas import MAX_INT, Strict
 
 
 class Drug(Strict):

@@ -10,6 +10,7 @@ from .commands import (
 )
 from .events import (
     ASSESSMENT_EVENT_TYPES,
+    AssessmentEvent,
     AssessmentRecorded,
     LifeCircumstanceChanged,
     PatientEnrolled,
@@ -18,7 +19,7 @@ from .events import (
     PatientPreferencesUpdated,
 )
 from .instruments import INSTRUMENT_CODES, INSTRUMENTS, Instrument, Score, get_instrument, score
-from .model import INITIAL_STATE, PatientRecord, age_band, decide, evolve, replay
+from .model import INITIAL_STATE, Enrolled, Erased, NotEnrolled, PatientRecord, age_band, decide, evolve
 from .vocabulary import LIFE_EVENT_CATEGORIES, LIFE_EVENT_DIRECTIONS, LIFE_EVENT_IMPACTS
 
 __all__ = [
@@ -29,12 +30,16 @@ __all__ = [
     "LIFE_EVENT_CATEGORIES",
     "LIFE_EVENT_DIRECTIONS",
     "LIFE_EVENT_IMPACTS",
+    "AssessmentEvent",
     "AssessmentRecorded",
     "Command",
     "EnrollPatient",
+    "Enrolled",
     "ErasePatientIdentity",
+    "Erased",
     "Instrument",
     "LifeCircumstanceChanged",
+    "NotEnrolled",
     "PatientEnrolled",
     "PatientIdentityErased",
     "PatientPreferences",
@@ -48,6 +53,5 @@ __all__ = [
     "decide",
     "evolve",
     "get_instrument",
-    "replay",
     "score",
 ]

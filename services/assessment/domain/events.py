@@ -85,6 +85,14 @@ class PatientIdentityErased(DomainEvent):
     patient_id: str
 
 
+AssessmentEvent = (
+    PatientEnrolled
+    | AssessmentRecorded
+    | LifeCircumstanceChanged
+    | PatientPreferencesUpdated
+    | PatientIdentityErased
+)
+
 ASSESSMENT_EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     PatientEnrolled,
     AssessmentRecorded,

@@ -6,11 +6,11 @@ same state and the same refusals, live and in a replay. Times come from the comm
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
-from typing import cast
+from datetime import date
+from typing import assert_never, cast
 
+from shared.domain import require_aware, require_one_of
 from shared.errors import Conflict, NotFound, RuleViolation
 from shared.events import DomainEvent
 
@@ -23,6 +23,7 @@ from .commands import (
     UpdatePatientPreferences,
 )
 from .events import (
+    AssessmentEvent,
     AssessmentRecorded,
     LifeCircumstanceChanged,
     PatientEnrolled,
@@ -44,20 +45,31 @@ from .vocabulary import (
 
 
 @dataclass(frozen=True)
-class PatientRecord:
-    """What the decider needs to know about one patient's stream, nothing more."""
+class NotEnrolled:
+    """No enrollment in this stream yet."""
 
-    patient_id: str | None = None
-    enrolled: bool = False
-    clinic_id: str | None = None
-    erased: bool = False
-    preferences: PatientPreferences | None = None
-    assessment_count: int = 0
+
+@dataclass(frozen=True)
+class Enrolled:
+    """An open record: what the decider needs to refuse duplicates and no-op updates."""
+
+    patient_id: str
+    clinic_id: str
+    preferences: PatientPreferences
     assessment_ids: frozenset[str] = frozenset()
     life_event_ids: frozenset[str] = frozenset()
 
 
-INITIAL_STATE = PatientRecord()
+@dataclass(frozen=True)
+class Erased:
+    """Identity erased: the record is closed and answers like an unknown one."""
+
+    patient_id: str
+
+
+PatientRecord = NotEnrolled | Enrolled | Erased
+
+INITIAL_STATE: PatientRecord = NotEnrolled()
 
 
 def age_band(birth_date: date, on: date) -> str:
@@ -76,27 +88,29 @@ def age_band(birth_date: date, on: date) -> str:
     return f"{lower}-{lower + AGE_BAND_WIDTH - 1}"
 
 
-def _require_time_zone(moment: datetime, field: str) -> None:
-    """A naive clinical time is ambiguous by hours, enough to misorder a timeline."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise RuleViolation("must include a time zone", field=field)
-
-
-def _require_one_of(value: str, allowed: tuple[str, ...], field: str) -> None:
-    if value not in allowed:
-        raise RuleViolation(f"must be one of: {', '.join(allowed)}", field=field)
-
-
-def _require_open_record(state: PatientRecord) -> None:
+def _open_record(state: PatientRecord) -> Enrolled:
     """An erased record answers like an unknown one: its existence is no longer disclosed."""
-    if not state.enrolled or state.erased:
-        raise NotFound("patient not found", field="patient_id")
+    match state:
+        case Enrolled():
+            return state
+        case NotEnrolled() | Erased():
+            raise NotFound("patient not found", field="patient_id")
+        case _:
+            assert_never(state)
 
 
 def _enroll(state: PatientRecord, command: EnrollPatient) -> list[DomainEvent]:
-    if state.enrolled:
-        raise Conflict("patient is already enrolled", field="patient_id")
-    _require_time_zone(command.enrolled_at, "enrolled_at")
+    match state:
+        case NotEnrolled():
+            return _new_record(command)
+        case Enrolled() | Erased():
+            raise Conflict("patient is already enrolled", field="patient_id")
+        case _:
+            assert_never(state)
+
+
+def _new_record(command: EnrollPatient) -> list[DomainEvent]:
+    require_aware(command.enrolled_at, "enrolled_at")
     band = age_band(command.birth_date, command.enrolled_at.date())
     return [
         PatientEnrolled(
@@ -110,10 +124,10 @@ def _enroll(state: PatientRecord, command: EnrollPatient) -> list[DomainEvent]:
 
 
 def _record_assessment(state: PatientRecord, command: RecordAssessment) -> list[DomainEvent]:
-    _require_open_record(state)
-    _require_time_zone(command.administered_at, "administered_at")
+    record = _open_record(state)
+    require_aware(command.administered_at, "administered_at")
     result = score(command.instrument, command.item_scores, command.client_total)
-    if command.assessment_id in state.assessment_ids:
+    if command.assessment_id in record.assessment_ids:
         raise Conflict("assessment already recorded", field="assessment_id")
     return [
         AssessmentRecorded(
@@ -132,12 +146,12 @@ def _record_assessment(state: PatientRecord, command: RecordAssessment) -> list[
 
 
 def _record_life_event(state: PatientRecord, command: RecordLifeEvent) -> list[DomainEvent]:
-    _require_open_record(state)
-    _require_time_zone(command.occurred_at, "occurred_at")
-    _require_one_of(command.category, LIFE_EVENT_CATEGORIES, "category")
-    _require_one_of(command.direction, LIFE_EVENT_DIRECTIONS, "direction")
-    _require_one_of(command.impact, LIFE_EVENT_IMPACTS, "impact")
-    if command.life_event_id in state.life_event_ids:
+    record = _open_record(state)
+    require_aware(command.occurred_at, "occurred_at")
+    require_one_of(command.category, LIFE_EVENT_CATEGORIES, "category")
+    require_one_of(command.direction, LIFE_EVENT_DIRECTIONS, "direction")
+    require_one_of(command.impact, LIFE_EVENT_IMPACTS, "impact")
+    if command.life_event_id in record.life_event_ids:
         raise Conflict("life event already recorded", field="life_event_id")
     return [
         LifeCircumstanceChanged(
@@ -155,9 +169,9 @@ def _update_preferences(
     state: PatientRecord, command: UpdatePatientPreferences
 ) -> list[DomainEvent]:
     """Unchanged preferences produce no event, so a resubmitted form does not add noise."""
-    _require_open_record(state)
-    _require_time_zone(command.updated_at, "updated_at")
-    if command.preferences == state.preferences:
+    record = _open_record(state)
+    require_aware(command.updated_at, "updated_at")
+    if command.preferences == record.preferences:
         return []
     return [
         PatientPreferencesUpdated(
@@ -170,56 +184,91 @@ def _update_preferences(
 
 def _erase_identity(state: PatientRecord, command: ErasePatientIdentity) -> list[DomainEvent]:
     """Erasure is idempotent: a repeated request must succeed, not reveal anything."""
-    if not state.enrolled:
-        raise NotFound("patient not found", field="patient_id")
-    _require_time_zone(command.erased_at, "erased_at")
-    if state.erased:
-        return []
-    return [PatientIdentityErased(patient_id=command.patient_id, occurred_at=command.erased_at)]
+    match state:
+        case NotEnrolled():
+            raise NotFound("patient not found", field="patient_id")
+        case Enrolled():
+            require_aware(command.erased_at, "erased_at")
+            return [PatientIdentityErased(patient_id=command.patient_id, occurred_at=command.erased_at)]
+        case Erased():
+            require_aware(command.erased_at, "erased_at")
+            return []
+        case _:
+            assert_never(state)
 
 
 def decide(state: PatientRecord, command: Command) -> list[DomainEvent]:
     """The events a command produces on this record, or a DomainError refusing it."""
-    if isinstance(command, EnrollPatient):
-        return _enroll(state, command)
-    if isinstance(command, RecordAssessment):
-        return _record_assessment(state, command)
-    if isinstance(command, RecordLifeEvent):
-        return _record_life_event(state, command)
-    if isinstance(command, UpdatePatientPreferences):
-        return _update_preferences(state, command)
-    if isinstance(command, ErasePatientIdentity):
-        return _erase_identity(state, command)
-    raise TypeError(f"unsupported command: {type(command).__name__}")
+    # The type checker closes the match below; a caller that slips past it gets a TypeError.
+    if not isinstance(command, Command):
+        raise TypeError(f"unsupported command: {type(command).__name__}")
+    match command:
+        case EnrollPatient():
+            return _enroll(state, command)
+        case RecordAssessment():
+            return _record_assessment(state, command)
+        case RecordLifeEvent():
+            return _record_life_event(state, command)
+        case UpdatePatientPreferences():
+            return _update_preferences(state, command)
+        case ErasePatientIdentity():
+            return _erase_identity(state, command)
+        case _:
+            assert_never(command)
 
 
 def evolve(state: PatientRecord, event: DomainEvent) -> PatientRecord:
-    """Apply one recorded event. Never refuses: recorded history is a fact."""
-    if isinstance(event, PatientEnrolled):
-        return replace(
-            state,
-            patient_id=event.patient_id,
-            enrolled=True,
-            clinic_id=event.clinic_id,
-            preferences=event.preferences,
-        )
-    if isinstance(event, AssessmentRecorded):
-        return replace(
-            state,
-            assessment_count=state.assessment_count + 1,
-            assessment_ids=state.assessment_ids | {event.assessment_id},
-        )
-    if isinstance(event, LifeCircumstanceChanged):
-        return replace(state, life_event_ids=state.life_event_ids | {event.life_event_id})
-    if isinstance(event, PatientPreferencesUpdated):
-        return replace(state, preferences=event.preferences)
-    if isinstance(event, PatientIdentityErased):
-        return replace(state, erased=True)
-    raise TypeError(f"unsupported event: {type(event).__name__}")
+    """Apply one recorded event. Never refuses: recorded history is a fact.
+
+    An event that does not fit the stage (an assessment before enrollment, say) cannot have
+    been decided; it leaves the state as it is rather than making the stream unreadable.
+    """
+    # The shell decodes events as DomainEvent; another service's event here is a wiring error.
+    if not isinstance(event, AssessmentEvent):
+        raise TypeError(f"unsupported event: {type(event).__name__}")
+    match state:
+        case NotEnrolled():
+            return _evolve_not_enrolled(state, event)
+        case Enrolled():
+            return _evolve_enrolled(state, event)
+        case Erased():
+            return _evolve_erased(state, event)
+        case _:
+            assert_never(state)
 
 
-def replay(events: Iterable[DomainEvent], state: PatientRecord = INITIAL_STATE) -> PatientRecord:
-    """Fold a stream's history into the state ``decide`` works on."""
-    for event in events:
-        state = evolve(state, event)
-    return state
+def _evolve_not_enrolled(state: NotEnrolled, event: AssessmentEvent) -> PatientRecord:
+    match event:
+        case PatientEnrolled():
+            return Enrolled(patient_id=event.patient_id, clinic_id=event.clinic_id, preferences=event.preferences)
+        case (AssessmentRecorded() | LifeCircumstanceChanged() | PatientPreferencesUpdated()
+              | PatientIdentityErased()):
+            return state
+        case _:
+            assert_never(event)
+
+
+def _evolve_enrolled(state: Enrolled, event: AssessmentEvent) -> PatientRecord:
+    match event:
+        case AssessmentRecorded():
+            return replace(state, assessment_ids=state.assessment_ids | {event.assessment_id})
+        case LifeCircumstanceChanged():
+            return replace(state, life_event_ids=state.life_event_ids | {event.life_event_id})
+        case PatientPreferencesUpdated():
+            return replace(state, preferences=event.preferences)
+        case PatientIdentityErased():
+            return Erased(patient_id=state.patient_id)
+        case PatientEnrolled():
+            return state
+        case _:
+            assert_never(event)
+
+
+def _evolve_erased(state: Erased, event: AssessmentEvent) -> PatientRecord:
+    """Closed for good: nothing recorded after the erasure reopens the record."""
+    match event:
+        case (PatientEnrolled() | AssessmentRecorded() | LifeCircumstanceChanged() | PatientPreferencesUpdated()
+              | PatientIdentityErased()):
+            return state
+        case _:
+            assert_never(event)

@@ -1,8 +1,8 @@
 """Pure domain of the pharmacy service: one medication course as a decider.
 
 ``decide(state, command, formulary)`` returns events or refuses with a DomainError;
-``evolve``/``replay`` fold events into :class:`CourseState`. Nothing here reads a clock,
-a file, a database or a topic.
+``evolve`` folds events into a :data:`CourseState` (``NotStarted | Active | Discontinued``).
+Nothing here reads a clock, a file, a database or a topic.
 """
 
 from .commands import (
@@ -22,7 +22,16 @@ from .events import (
     MedicationStarted,
     PharmacyEvent,
 )
-from .state import INITIAL_STATE, CourseState, evolve, replay
+from .state import (
+    INITIAL_STATE,
+    Active,
+    CourseState,
+    Discontinued,
+    NotStarted,
+    Prescription,
+    StartedCourse,
+    evolve,
+)
 from .values import (
     ALLOWED_UNITS,
     MAX_TEXT_LENGTH,
@@ -44,6 +53,7 @@ __all__ = [
     "MG_PER_UNIT",
     "PHARMACY_EVENT_TYPES",
     "SEVERITIES",
+    "Active",
     "AdjustDose",
     "AdverseEffectReported",
     "Command",
@@ -51,6 +61,7 @@ __all__ = [
     "CourseStatus",
     "Direction",
     "DiscontinueMedication",
+    "Discontinued",
     "DoseAdjusted",
     "DrugRef",
     "FormularySnapshot",
@@ -58,17 +69,19 @@ __all__ = [
     "MaxDailyDose",
     "MedicationDiscontinued",
     "MedicationStarted",
+    "NotStarted",
     "PharmacyEvent",
+    "Prescription",
     "ReportAdverseEffect",
     "Schedule",
     "Severity",
     "StartMedication",
+    "StartedCourse",
     "daily_dose",
     "decide",
     "direction_of_change",
     "doses_per_day",
     "evolve",
-    "replay",
     "snapshot",
     "to_mg",
 ]

@@ -8,11 +8,11 @@ course's current state) and ``RuleViolation`` (bad input or a clinical rule).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from services.pharmacy.formulary import CodeSystem, FormularyEntry
+from shared.domain import require_aware
 from shared.errors import Conflict, NotFound, RuleViolation
 from shared.events import DomainEvent
 
@@ -26,8 +26,8 @@ from .commands import (
 )
 from .dosing import daily_dose, direction_of_change
 from .events import AdverseEffectReported, DoseAdjusted, MedicationDiscontinued, MedicationStarted
-from .state import CourseState
-from .values import DrugRef, FormularySnapshot, MaxDailyDose, Schedule
+from .state import Active, CourseState, Discontinued, NotStarted, StartedCourse
+from .values import DrugRef, FormularySnapshot, MaxDailyDose
 
 
 class FormularyView(Protocol):
@@ -37,19 +37,6 @@ class FormularyView(Protocol):
     def version(self) -> str: ...
 
     def lookup(self, code: str, system: CodeSystem) -> FormularyEntry | None: ...
-
-
-@dataclass(frozen=True)
-class _Course:
-    """A started course with its fields known to be present."""
-
-    drug: DrugRef
-    dose: float
-    unit: str
-    schedule: Schedule
-    started_at: datetime
-    last_dose_change_at: datetime
-    discontinued: bool
 
 
 def snapshot(formulary: FormularyView, drug: DrugRef) -> FormularySnapshot:
@@ -81,40 +68,40 @@ def _snapshot(version: str, entry: FormularyEntry | None, drug: DrugRef) -> Form
     )
 
 
-def _course(state: CourseState, patient_id: str, medication_id: str) -> _Course:
+def _course(state: CourseState, patient_id: str, medication_id: str) -> StartedCourse:
     """The started course, or NotFound: a course of another patient is not disclosed."""
-    if (
-        not state.started
-        or state.patient_id != patient_id
-        or state.medication_id != medication_id
-        or state.drug is None
-        or state.dose is None
-        or state.unit is None
-        or state.schedule is None
-        or state.started_at is None
-    ):
-        raise NotFound("medication course not found", field="medication_id")
-    return _Course(
-        drug=state.drug,
-        dose=state.dose,
-        unit=state.unit,
-        schedule=state.schedule,
-        started_at=state.started_at,
-        last_dose_change_at=state.last_dose_change_at or state.started_at,
-        discontinued=state.status == "discontinued",
-    )
+    match state:
+        case Active() | Discontinued() if (
+            state.prescription.patient_id == patient_id and state.prescription.medication_id == medication_id
+        ):
+            return state
+        case NotStarted() | Active() | Discontinued():
+            raise NotFound("medication course not found", field="medication_id")
+        case _:
+            assert_never(state)
 
 
-def _open_course(state: CourseState, patient_id: str, medication_id: str) -> _Course:
-    course = _course(state, patient_id, medication_id)
-    if course.discontinued:
-        raise Conflict("the medication course is discontinued", field="medication_id")
-    return course
+def _open_course(state: CourseState, patient_id: str, medication_id: str) -> Active:
+    match course := _course(state, patient_id, medication_id):
+        case Active():
+            return course
+        case Discontinued():
+            raise Conflict("the medication course is discontinued", field="medication_id")
+        case _:
+            assert_never(course)
 
 
 def _start(state: CourseState, command: StartMedication, formulary: FormularyView) -> list[DomainEvent]:
-    if state.started:
-        raise Conflict("the medication course already exists", field="medication_id")
+    match state:
+        case NotStarted():
+            return _new_course(command, formulary)
+        case Active() | Discontinued():
+            raise Conflict("the medication course already exists", field="medication_id")
+        case _:
+            assert_never(state)
+
+
+def _new_course(command: StartMedication, formulary: FormularyView) -> list[DomainEvent]:
     rules.require_text(command.patient_id, "patient_id")
     rules.require_text(command.medication_id, "medication_id")
     rules.require_drug(command.drug)
@@ -123,7 +110,7 @@ def _start(state: CourseState, command: StartMedication, formulary: FormularyVie
     rules.require_schedule(command.schedule)
     route = rules.require_text(command.route, "route")
     indication = rules.optional_text(command.indication, "indication")
-    rules.require_aware(command.started_at, "started_at")
+    require_aware(command.started_at, "started_at")
     prescriber_id = rules.require_text(command.prescriber_id, "prescriber_id")
     override_reason = rules.optional_text(command.override_reason, "override_reason")
     entry = formulary.lookup(command.drug.code, command.drug.system)
@@ -152,29 +139,30 @@ def _start(state: CourseState, command: StartMedication, formulary: FormularyVie
     ]
 
 
-def _require_effective_time(moment: datetime, course: _Course) -> None:
+def _require_effective_time(moment: datetime, course: Active) -> None:
     """A change cannot predate the start or the last dose change: previous_dose would lie."""
-    rules.require_aware(moment, "effective_at")
-    rules.require_not_before(moment, course.started_at, "effective_at", "the course start")
+    require_aware(moment, "effective_at")
+    rules.require_not_before(moment, course.prescription.started_at, "effective_at", "the course start")
     rules.require_not_before(moment, course.last_dose_change_at, "effective_at", "the latest dose change")
 
 
 def _adjust(state: CourseState, command: AdjustDose, formulary: FormularyView) -> list[DomainEvent]:
     course = _open_course(state, command.patient_id, command.medication_id)
+    prescription = course.prescription
     _require_effective_time(command.effective_at, course)
     rules.require_dose(command.dose)
     rules.require_unit(command.unit)
     reason = rules.require_text(command.reason, "reason")
     prescriber_id = rules.require_text(command.prescriber_id, "prescriber_id")
     override_reason = rules.optional_text(command.override_reason, "override_reason")
-    direction = direction_of_change(course.dose, course.unit, command.dose, command.unit)
+    direction = direction_of_change(prescription.dose, prescription.unit, command.dose, command.unit)
     if direction is None:
         raise RuleViolation("the new dose equals the current dose", field="dose")
-    daily = daily_dose(command.dose, course.schedule)
+    daily = daily_dose(command.dose, prescription.schedule)
     rules.require_within_daily_maximum(
         daily,
         command.unit,
-        formulary.lookup(course.drug.code, course.drug.system),
+        formulary.lookup(prescription.drug.code, prescription.drug.system),
         formulary_version=formulary.version,
         override_reason=override_reason,
     )
@@ -182,7 +170,7 @@ def _adjust(state: CourseState, command: AdjustDose, formulary: FormularyView) -
         DoseAdjusted(
             patient_id=command.patient_id,
             medication_id=command.medication_id,
-            previous_dose=course.dose,
+            previous_dose=prescription.dose,
             dose=command.dose,
             unit=command.unit,
             direction=direction,
@@ -196,10 +184,13 @@ def _adjust(state: CourseState, command: AdjustDose, formulary: FormularyView) -
 
 
 def _discontinue(state: CourseState, command: DiscontinueMedication) -> list[DomainEvent]:
-    course = _course(state, command.patient_id, command.medication_id)
-    if course.discontinued:
-        raise Conflict("the medication course is already discontinued", field="medication_id")
-    _require_effective_time(command.effective_at, course)
+    match course := _course(state, command.patient_id, command.medication_id):
+        case Discontinued():
+            raise Conflict("the medication course is already discontinued", field="medication_id")
+        case Active():
+            _require_effective_time(command.effective_at, course)
+        case _:
+            assert_never(course)
     return [
         MedicationDiscontinued(
             patient_id=command.patient_id,
@@ -215,8 +206,9 @@ def _report(state: CourseState, command: ReportAdverseEffect) -> list[DomainEven
     # A stopped course still takes reports: discontinuation and withdrawal effects (an SSRI
     # stopped too fast, say) surface after the stop and belong to that course.
     course = _course(state, command.patient_id, command.medication_id)
-    rules.require_aware(command.observed_at, "observed_at")
-    rules.require_not_before(command.observed_at, course.started_at, "observed_at", "the course start")
+    require_aware(command.observed_at, "observed_at")
+    started_at = course.prescription.started_at
+    rules.require_not_before(command.observed_at, started_at, "observed_at", "the course start")
     return [
         AdverseEffectReported(
             patient_id=command.patient_id,
@@ -231,12 +223,17 @@ def _report(state: CourseState, command: ReportAdverseEffect) -> list[DomainEven
 
 def decide(state: CourseState, command: Command, formulary: FormularyView) -> list[DomainEvent]:
     """The events a command produces on this course, or a DomainError refusing it."""
-    if isinstance(command, StartMedication):
-        return _start(state, command, formulary)
-    if isinstance(command, AdjustDose):
-        return _adjust(state, command, formulary)
-    if isinstance(command, DiscontinueMedication):
-        return _discontinue(state, command)
-    if isinstance(command, ReportAdverseEffect):
-        return _report(state, command)
-    raise TypeError(f"unsupported command: {type(command).__name__}")
+    # The type checker closes the match below; a caller that slips past it gets a TypeError.
+    if not isinstance(command, Command):
+        raise TypeError(f"unsupported command: {type(command).__name__}")
+    match command:
+        case StartMedication():
+            return _start(state, command, formulary)
+        case AdjustDose():
+            return _adjust(state, command, formulary)
+        case DiscontinueMedication():
+            return _discontinue(state, command)
+        case ReportAdverseEffect():
+            return _report(state, command)
+        case _:
+            assert_never(command)

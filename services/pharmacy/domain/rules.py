@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import cast
 
 from services.pharmacy.formulary import ATC_CODE, RXCUI, FormularyEntry
+from shared.domain import require_one_of
 from shared.errors import RuleViolation
 
 from .dosing import exceeds, to_mg
@@ -25,12 +26,6 @@ from .values import (
 
 MIN_TIMES_PER_DAY = 1
 MAX_TIMES_PER_DAY = 24
-
-
-def require_aware(moment: datetime, field: str) -> None:
-    """A naive clinical time is ambiguous by hours, enough to misorder a timeline."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise RuleViolation("must include a time zone", field=field)
 
 
 def require_not_before(moment: datetime, reference: datetime, field: str, what: str) -> None:
@@ -63,8 +58,7 @@ def require_dose(dose: float) -> None:
 
 
 def require_unit(unit: str) -> None:
-    if unit not in ALLOWED_UNITS:
-        raise RuleViolation(f"must be one of: {', '.join(sorted(ALLOWED_UNITS))}", field="unit")
+    require_one_of(unit, sorted(ALLOWED_UNITS), "unit")
 
 
 def require_schedule(schedule: Schedule) -> None:
@@ -87,8 +81,7 @@ def require_drug(drug: DrugRef) -> None:
 
 
 def require_severity(severity: str) -> Severity:
-    if severity not in SEVERITIES:
-        raise RuleViolation(f"must be one of: {', '.join(SEVERITIES)}", field="severity")
+    require_one_of(severity, SEVERITIES, "severity")
     return cast(Severity, severity)
 
 

@@ -21,11 +21,11 @@ from services.pharmacy.domain import (
     Schedule,
     StartMedication,
     decide,
-    replay,
     snapshot,
 )
 from services.pharmacy.domain.commands import Command
 from services.pharmacy.formulary import Formulary, load_formulary
+from services.pharmacy.handlers import decider
 from shared.errors import DomainError
 from shared.events import DomainEvent
 
@@ -141,7 +141,8 @@ def discontinued(at: datetime = LATER) -> MedicationDiscontinued:
 
 
 def given(*events: DomainEvent) -> CourseState:
-    return replay(events)
+    """The course after ``events``, folded as the service folds a stream."""
+    return decider(formulary()).fold(events)
 
 
 def refusal(state: CourseState, command: Command) -> DomainError:

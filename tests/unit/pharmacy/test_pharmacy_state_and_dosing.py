@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -10,20 +10,23 @@ import pytest
 from services.pharmacy.domain import (
     INITIAL_STATE,
     PHARMACY_EVENT_TYPES,
+    Active,
     AdverseEffectReported,
-    CourseState,
+    Discontinued,
+    Prescription,
     Schedule,
     daily_dose,
     decide,
     direction_of_change,
     evolve,
-    replay,
     to_mg,
 )
 from shared.events import DomainEvent
 
 from .builders import (
     LATER,
+    MEDICATION,
+    PATIENT,
     SERTRALINE,
     T0,
     adjust_command,
@@ -35,36 +38,45 @@ from .builders import (
     started,
 )
 
-
-def test_a_new_stream_has_no_course() -> None:
-    assert replay([]) == INITIAL_STATE == CourseState()
-    assert not INITIAL_STATE.started and INITIAL_STATE.status is None
+PRESCRIBED = Prescription(
+    patient_id=PATIENT,
+    medication_id=MEDICATION,
+    drug=SERTRALINE,
+    dose=50.0,
+    unit="mg",
+    schedule=Schedule(times_per_day=1),
+    started_at=T0,
+)
 
 
 def test_a_started_course_is_active_with_its_prescription() -> None:
-    state = given(started())
-    assert state.started and state.status == "active"
-    assert (state.drug, state.dose, state.unit) == (SERTRALINE, 50.0, "mg")
-    assert state.schedule == Schedule(times_per_day=1)
-    assert state.started_at == state.last_dose_change_at == T0
+    assert given(started()) == Active(PRESCRIBED, last_dose_change_at=T0)
 
 
 def test_a_dose_adjustment_updates_dose_unit_and_time() -> None:
     state = given(started(), adjusted(50.0, 0.1, LATER, unit="g", direction="increase"))
-    assert (state.dose, state.unit, state.last_dose_change_at) == (0.1, "g", LATER)
+    assert state == Active(replace(PRESCRIBED, dose=0.1, unit="g"), last_dose_change_at=LATER)
 
 
-def test_a_discontinued_course_keeps_its_history() -> None:
-    state = given(started(), discontinued(LATER))
-    assert state.status == "discontinued" and state.discontinued_at == LATER
-    assert state.dose == 50.0
+def test_a_discontinued_course_keeps_its_prescription_as_it_stood() -> None:
+    state = given(started(), adjusted(50.0, 100.0, T0 + timedelta(days=7)), discontinued(LATER))
+    assert state == Discontinued(replace(PRESCRIBED, dose=100.0), discontinued_at=LATER)
+    assert state.status == "discontinued"
+
+
+def test_an_event_that_does_not_fit_the_stage_changes_nothing() -> None:
+    # decide never records these; a stream that holds one stays readable and keeps its stage.
+    stopped = given(started(), discontinued(LATER))
+    assert evolve(stopped, adjusted(50.0, 100.0, LATER)) == stopped
+    assert evolve(stopped, started()) == stopped
+    assert given(adjusted(50.0, 100.0, LATER)) == INITIAL_STATE
 
 
 def test_an_adverse_effect_does_not_change_the_course() -> None:
     before = given(started())
     report = AdverseEffectReported(
-        patient_id="patient-7f3a",
-        medication_id="med-0001",
+        patient_id=PATIENT,
+        medication_id=MEDICATION,
         effect="nausea",
         severity="mild",
         reporter_id="staff-31",
@@ -90,19 +102,17 @@ def test_decide_rejects_unknown_commands() -> None:
         decide(INITIAL_STATE, Unknown("med-0001"), formulary())  # type: ignore[arg-type]
 
 
-def test_decisions_are_pure() -> None:
+def test_the_same_history_and_command_give_the_same_events() -> None:
+    # Retries and replays re-decide: the answer must not depend on when or how often.
     state = given(started())
-    command = adjust_command()
-    first = decide(state, command, formulary())
-    assert decide(state, command, formulary()) == first
-    assert state == given(started())
+    assert decide(state, adjust_command(), formulary()) == decide(given(started()), adjust_command(), formulary())
 
 
 def test_decided_events_replay_into_the_state_the_next_decision_needs() -> None:
     history = decide(INITIAL_STATE, start_command(), formulary())
-    history += decide(replay(history), adjust_command(), formulary())
+    history += decide(given(*history), adjust_command(), formulary())
     later = adjust_command(dose=150.0, effective_at=LATER + timedelta(days=7))
-    (event,) = decide(replay(history), later, formulary())
+    (event,) = decide(given(*history), later, formulary())
     assert getattr(event, "previous_dose", None) == 100.0
 
 
