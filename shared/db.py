@@ -20,6 +20,21 @@ def plain_dsn(url: str) -> str:
     return f"{scheme.split('+')[0]}{sep}{rest}"
 
 
+# Session settings of every pool: no wait, lock or transaction can hang a service for longer
+# than these, whatever the other side does. A lock wait past LOCK_TIMEOUT fails (SQLSTATE
+# 55P03, environmental: the command is answered 503 and may be retried); a session left idle
+# inside a transaction (a paused or stuck process holding the append lock or row locks) is
+# ended by the server; keepalives end the sessions of a client host that vanished from the
+# network, which would otherwise hold their locks until the kernel gives up (hours).
+SESSION_SETTINGS = {
+    "lock_timeout": "10s",
+    "idle_in_transaction_session_timeout": "60s",
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
+
+
 async def create_pool(url: str, schema: str = "public", size: int = 10) -> asyncpg.Pool:
     if schema != "public":
         conn = await asyncpg.connect(plain_dsn(url))
@@ -31,7 +46,7 @@ async def create_pool(url: str, schema: str = "public", size: int = 10) -> async
         plain_dsn(url),
         min_size=1,
         max_size=size,
-        server_settings={"search_path": schema, "application_name": "carecoord"},
+        server_settings={"search_path": schema, "application_name": "carecoord", **SESSION_SETTINGS},
     )
     assert pool is not None
     return pool

@@ -19,6 +19,8 @@ _SHARED_FIELDS = (
     "kafka_bootstrap_servers",
     "topic_namespace",
     "topic_partitions",
+    "topic_replication_factor",
+    "topic_min_insync_replicas",
     "jwt_algorithm",
     "jwt_secret",
     "jwt_public_key",
@@ -42,6 +44,13 @@ class ServiceSettings(BaseSettings):
     # Prefix of every topic name ("" in production); tests use it to isolate topics.
     topic_namespace: str = ""
     topic_partitions: int = 6
+    # Producers use acks=all, which waits for the in-sync replicas only: with one replica in
+    # sync an acknowledged event lives on one disk. Deployments run 3 replicas with
+    # min.insync.replicas=2, so an acknowledged event survives the loss of a broker and a
+    # write fails (and is retried) rather than landing on a lone replica. The single local
+    # broker can hold 1/1 only.
+    topic_replication_factor: int = 1
+    topic_min_insync_replicas: int = 1
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
     jwt_secret: str | None = None
     jwt_public_key: str | None = None

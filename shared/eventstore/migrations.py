@@ -164,4 +164,15 @@ MIGRATIONS = [
         END $$;
         """,
     ),
+    Migration(
+        "004_outbox_parking",
+        # A record the broker refuses for good (too large, not authorised) is parked with the
+        # reason instead of blocking the relay for ever; the unsent index leaves it out.
+        """
+        ALTER TABLE outbox ADD COLUMN parked_at timestamptz, ADD COLUMN parked_reason text;
+        DROP INDEX outbox_unsent;
+        CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL AND parked_at IS NULL;
+        CREATE INDEX outbox_parked ON outbox (id) WHERE parked_at IS NOT NULL;
+        """,
+    ),
 ]

@@ -48,8 +48,9 @@ def make_consumer(bootstrap: str, group_id: str, *topics: str, **overrides: obje
 
 
 async def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 6,
-                        replication: int = 1, timeout: float = 30.0) -> None:
-    """Create missing topics with unlimited retention: they are the replayable history."""
+                        replication: int = 1, timeout: float = 30.0, min_insync: int = 1) -> None:
+    """Create missing topics with unlimited retention (they are the replayable history),
+    ``replication`` replicas and ``min_insync`` of them needed to acknowledge a write."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     await admin.start()
     try:
@@ -58,7 +59,8 @@ async def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 6,
         if not missing:
             return
         new = [NewTopic(name=t, num_partitions=partitions, replication_factor=replication,
-                        topic_configs={"retention.ms": "-1", "retention.bytes": "-1"})
+                        topic_configs={"retention.ms": "-1", "retention.bytes": "-1",
+                                       "min.insync.replicas": str(min_insync)})
                for t in missing]
         try:
             response = await admin.create_topics(new)

@@ -15,15 +15,17 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, errors
 from opentelemetry import trace
 
 from shared.envelope import Envelope
 from shared.eventstore.postgres import _COLUMNS, row_to_envelope
 from shared.kafka import headers as ce
 from shared.kafka.clients import make_producer
+from shared.retry import Backoff, sleep_or_stop
 from shared.telemetry import context_from_traceparent, current_traceparent, inject_kafka_headers
 
 log = logging.getLogger(__name__)
@@ -31,11 +33,27 @@ tracer = trace.get_tracer("carecoord.outbox")
 
 ELECTION_INTERVAL = 1.0  # seconds between a standby's attempts to take the lead
 RELAY_LOCK = 1919249516  # with hashtext(current_schema()): one leader per event store
+# A leader whose session sits idle this long (a paused or hung process: a healthy leader
+# polls every few milliseconds and never waits longer than its backoff) is ended by the
+# server, which frees the lock for a standby. TCP keepalives would not help: the kernel of a
+# paused process still answers them.
+LEADER_IDLE_TIMEOUT = 10.0
+
+# Refusals of one record that no retry can cure; the record is parked with the reason.
+PERMANENT = (
+    errors.MessageSizeTooLargeError,
+    errors.RecordTooLargeError,
+    errors.RecordListTooLargeError,
+    errors.InvalidTopicError,
+    errors.TopicAuthorizationFailedError,
+    errors.PolicyViolationError,
+    errors.CorruptRecordException,
+)
 
 _FETCH = f"""
 SELECT o.id AS outbox_id, o.topic, e.global_position, {", ".join("e." + c.strip() for c in _COLUMNS.split(","))}
 FROM outbox o JOIN events e ON e.global_position = o.global_position
-WHERE o.sent_at IS NULL
+WHERE o.sent_at IS NULL AND o.parked_at IS NULL
 ORDER BY o.id
 LIMIT $1
 FOR UPDATE OF o SKIP LOCKED
@@ -49,6 +67,7 @@ class RelayStats:
     published: int = 0
     batches: int = 0
     failures: int = 0
+    parked: int = 0
 
 
 class OutboxRelay:
@@ -60,6 +79,7 @@ class OutboxRelay:
         batch_size: int = 1000,
         idle_seconds: float = 0.05,
         max_backoff: float = 5.0,
+        leader_idle_timeout: float = LEADER_IDLE_TIMEOUT,
         producer_factory: Callable[[], AIOKafkaProducer] | None = None,
         after_ack: AfterAck | None = None,
         trace_each_event: bool = False,
@@ -68,6 +88,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.max_backoff = max_backoff
+        self.leader_idle_timeout = leader_idle_timeout
         self._producer_factory = producer_factory or (lambda: make_producer(bootstrap_servers))
         self._producer: AIOKafkaProducer | None = None
         self._after_ack = after_ack  # a test seam: runs between the acks and the mark
@@ -93,14 +114,16 @@ class OutboxRelay:
                             extra={"error_type": type(exc).__name__})
                 await self._close_producer()
                 # Longer than a standby's polling interval, so a healthy standby takes over.
-                await _sleep_or_stop(stop, 2 * ELECTION_INTERVAL)
+                await sleep_or_stop(stop, 2 * ELECTION_INTERVAL)
 
     async def _lead(self, stop: asyncio.Event) -> None:
         async with self.pool.acquire() as leader:
+            # The pool resets the session (settings and advisory locks) when it is released.
+            await leader.execute(f"SET idle_session_timeout = {int(self.leader_idle_timeout * 1000)}")
             while not stop.is_set():
                 if await leader.fetchval("SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", RELAY_LOCK):
                     break
-                await _sleep_or_stop(stop, ELECTION_INTERVAL)
+                await sleep_or_stop(stop, ELECTION_INTERVAL)
             else:
                 return
             try:
@@ -114,23 +137,22 @@ class OutboxRelay:
                         await leader.execute("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", RELAY_LOCK)
 
     async def _loop(self, stop: asyncio.Event, leader: asyncpg.Connection) -> None:
-        backoff = 0.1
+        backoff = Backoff(0.1, min(self.max_backoff, self.leader_idle_timeout / 2))
         while not stop.is_set():
             if leader.is_closed():
                 return  # leadership went with the session
             try:
                 sent = await self.publish_batch(leader)
-                backoff = 0.1
-            except (TimeoutError, asyncpg.PostgresError, OSError, Exception) as exc:
+                backoff.reset()
+            except Exception as exc:
                 # Kafka or the database is away: keep the rows, start afresh after a pause.
                 self.stats.failures += 1
                 log.warning("relay batch failed; retrying", extra={"error_type": type(exc).__name__})
                 await self._close_producer()
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+                await sleep_or_stop(stop, backoff.next_delay())
                 continue
             if sent == 0:
-                await _sleep_or_stop(stop, self.idle_seconds)
+                await sleep_or_stop(stop, self.idle_seconds)
 
     async def publish_batch(self, conn: asyncpg.Connection | None = None) -> int:
         """Publish one batch; returns how many events were marked sent. ``run`` passes its
@@ -148,23 +170,60 @@ class OutboxRelay:
             envelopes = [row_to_envelope(r, parse_payload=False) for r in rows]
             futures = []
             for row, env in zip(rows, envelopes, strict=True):
-                key, value, headers = ce.encode(env, value=row["payload"].encode())
-                if self.trace_each_event and env.traceparent:
-                    with _relay_span(env) as traceparent:
-                        inject_kafka_headers(headers, traceparent)
-                        futures.append(await producer.send(row["topic"], value=value, key=key, headers=headers))
-                else:
-                    # Untraced export: the record carries the request's own traceparent, so the
-                    # consumer still joins the request's trace, without a span per event here.
-                    futures.append(await producer.send(row["topic"], value=value, key=key, headers=headers))
-            await asyncio.gather(*futures)
+                futures.append(await self._send(producer, row, env))
+            outcomes = await asyncio.gather(*futures, return_exceptions=True)
+            parked = await self._park_refused(conn, producer, rows, envelopes, outcomes)
             if self._after_ack is not None:
-                await self._after_ack(envelopes)
+                await self._after_ack([e for e, r in zip(envelopes, rows, strict=True)
+                                       if r["outbox_id"] not in parked])
             await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
-                               [r["outbox_id"] for r in rows])
-        self.stats.published += len(rows)
+                               [r["outbox_id"] for r in rows if r["outbox_id"] not in parked])
+        self.stats.published += len(rows) - len(parked)
         self.stats.batches += 1
         return len(rows)
+
+    async def _send(self, producer: AIOKafkaProducer, row: asyncpg.Record, env: Envelope) -> asyncio.Future[Any]:
+        key, value, headers = ce.encode(env, value=row["payload"].encode())
+        if self.trace_each_event and env.traceparent:
+            with _relay_span(env) as traceparent:
+                inject_kafka_headers(headers, traceparent)
+                return await producer.send(row["topic"], value=value, key=key, headers=headers)
+        # Untraced export: the record carries the request's own traceparent, so the consumer
+        # still joins the request's trace, without a span per event here.
+        return await producer.send(row["topic"], value=value, key=key, headers=headers)
+
+    async def _park_refused(self, conn: asyncpg.Connection, producer: AIOKafkaProducer,
+                            rows: Sequence[asyncpg.Record], envelopes: Sequence[Envelope],
+                            outcomes: Sequence[object]) -> set[int]:
+        """Outbox ids the broker refused for good, parked with the reason; raises (and so
+        keeps the whole batch unsent) when every failure may pass."""
+        failed = [(row, env, exc) for row, env, exc in zip(rows, envelopes, outcomes, strict=True)
+                  if isinstance(exc, BaseException)]
+        if not failed:
+            return set()
+        if not any(isinstance(exc, PERMANENT) for _, _, exc in failed):
+            raise failed[0][2]  # all may pass: the batch stays unsent and is tried again
+        # Batch-mates of a refused record fail with it (refused together, or out of order
+        # behind it): all of them are tried alone, and only a refusal of its own parks one.
+        parked: set[int] = set()
+        for row, env, _ in failed:
+            # A refused batch leaves the idempotent producer's sequence for that partition
+            # broken (the next send would fail out of order): each try gets a new producer.
+            await self._close_producer()
+            producer = await self._ensure_producer()
+            try:
+                await (await self._send(producer, row, env))
+            except PERMANENT as exc:
+                reason = type(exc).__name__
+                await conn.execute("UPDATE outbox SET parked_at = now(), parked_reason = $2 WHERE id = $1",
+                                   row["outbox_id"], reason)
+                parked.add(row["outbox_id"])
+                self.stats.parked += 1
+                # The event id, never its content: the reason is the broker's, not the patient's.
+                log.error("the broker refused an event for good; parked in the outbox",
+                          extra={"event_id": str(env.id), "error_type": reason})
+        await self._close_producer()
+        return parked
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -192,9 +251,3 @@ def _relay_span(env: Envelope) -> Iterator[str | None]:
         kind=trace.SpanKind.PRODUCER, attributes={"messaging.system": "kafka"},
     ):
         yield current_traceparent()
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-

@@ -57,7 +57,7 @@ def topic_name(namespace: str) -> str:
 
 
 async def unsent(pool: asyncpg.Pool) -> int:
-    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL"))
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float, what: str,
