@@ -1,0 +1,1 @@
+"""The coordination projection: pure reading, folding and describing, and the shell that stores it."""

@@ -1,0 +1,200 @@
+"""What coordination reads from each service's events: coded fields, by name.
+
+Services never import each other, so the payloads of assessment, pharmacy and therapy are
+read here through small models of their own that name only the fields coordination uses.
+Those fields are all codes, numbers and pseudonymous ids: free text (a pharmacy reason, an
+indication, an adverse effect's wording) and identity are never read, so they cannot reach
+a read model. A payload that lacks a field or gives it the wrong shape fails validation and
+the projection runner sets it aside as poison. Events are matched by service and event name,
+never by the versioned type string: a newer minor version with extra fields reads the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+"""A code or id; a long string in a coded field is something else and is refused."""
+
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Reader(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+# --------------------------------------------------------------------------- assessment
+
+
+class Preferences(Reader):
+    language: Code | None = None
+    prefers_non_pharmacological_first: bool = False
+
+
+class PatientEnrolled(Reader):
+    age_band: Code | None = None
+    preferences: Preferences = Preferences()
+
+
+class AssessmentRecorded(Reader):
+    assessment_id: Code
+    instrument: Code
+    item_scores: tuple[int, ...] = ()
+    total: int = Field(ge=0)
+    band: Code
+    max_total: int | None = None
+    loinc: Code | None = None
+    safety_item_positive: bool = False
+
+
+class LifeCircumstanceChanged(Reader):
+    life_event_id: Code
+    category: Code
+    direction: Code
+    impact: Code
+
+
+class PatientPreferencesUpdated(Reader):
+    preferences: Preferences
+
+
+class PatientIdentityErased(Reader):
+    pass
+
+
+# --------------------------------------------------------------------------- pharmacy
+
+
+class Drug(Reader):
+    code: Code
+    system: Code
+    name: Code
+
+
+class Schedule(Reader):
+    times_per_day: int | None = Field(None, ge=1)
+    as_needed: bool = False
+
+
+class Formulary(Reader):
+    """The formulary's view of the drug when it was started (the pharmacy's snapshot)."""
+
+    version: Code | None = None
+    known: bool = False
+    atc: Code | None = None
+    therapeutic_class: Code | None = None
+    opioid: bool = False
+    benzodiazepine: bool = False
+    serotonergic: bool = False
+    qt_prolonging: bool = False
+    cns_depressant: bool = False
+
+
+class MedicationStarted(Reader):
+    medication_id: Code
+    drug: Drug
+    dose: Amount
+    unit: Code
+    schedule: Schedule
+    route: Code | None = None
+    formulary: Formulary = Formulary()
+
+
+class DoseAdjusted(Reader):
+    medication_id: Code
+    previous_dose: Amount
+    dose: Amount
+    unit: Code
+    direction: Code
+    daily_dose: Amount | None = None
+
+
+class MedicationDiscontinued(Reader):
+    medication_id: Code
+
+
+class AdverseEffectReported(Reader):
+    medication_id: Code
+    severity: Code
+
+
+# --------------------------------------------------------------------------- therapy
+
+
+class TherapyEpisodeStarted(Reader):
+    episode_id: Code | None = None
+    modality: Code
+    care_step: int = Field(ge=1, le=10)
+    setting: Code | None = None
+
+
+class SessionScheduled(Reader):
+    session_id: Code
+    scheduled_at: datetime | None = None
+
+
+class SessionCompleted(Reader):
+    session_id: Code
+    duration_min: int = Field(ge=0)
+    techniques: tuple[Code, ...] = ()
+    homework: tuple[Code, ...] = ()
+
+
+class SessionMissed(Reader):
+    session_id: Code
+
+
+class SessionCancelled(Reader):
+    session_id: Code
+    by: Code
+
+
+class ModalityChanged(Reader):
+    from_modality: Code | None = Field(None, validation_alias=AliasChoices("from_modality", "previous_modality"))
+    to_modality: Code = Field(validation_alias=AliasChoices("to_modality", "modality"))
+    reason: Code | None = None
+
+
+class CareStepChanged(Reader):
+    from_step: int | None = Field(None, ge=1, le=10)
+    to_step: int = Field(ge=1, le=10)
+    reason: Code | None = None
+
+
+class TherapyEpisodeEnded(Reader):
+    reason: Code | None = None
+
+
+class OtherEvent(Reader):
+    """An event coordination does not know (a new kind, or another service's): it gets a
+    timeline entry with its name and no fields, since nothing says which of them are codes."""
+
+
+Input = (PatientEnrolled | AssessmentRecorded | LifeCircumstanceChanged | PatientPreferencesUpdated
+         | PatientIdentityErased | MedicationStarted | DoseAdjusted | MedicationDiscontinued
+         | AdverseEffectReported | TherapyEpisodeStarted | SessionScheduled | SessionCompleted | SessionMissed
+         | SessionCancelled | ModalityChanged | CareStepChanged | TherapyEpisodeEnded | OtherEvent)
+"""Every body read from another service's topic (a closed union: ``match`` is exhaustive)."""
+
+READERS: dict[tuple[str, str], type[Input]] = {
+    ("assessment", "PatientEnrolled"): PatientEnrolled,
+    ("assessment", "AssessmentRecorded"): AssessmentRecorded,
+    ("assessment", "LifeCircumstanceChanged"): LifeCircumstanceChanged,
+    ("assessment", "PatientPreferencesUpdated"): PatientPreferencesUpdated,
+    ("assessment", "PatientIdentityErased"): PatientIdentityErased,
+    ("pharmacy", "MedicationStarted"): MedicationStarted,
+    ("pharmacy", "DoseAdjusted"): DoseAdjusted,
+    ("pharmacy", "MedicationDiscontinued"): MedicationDiscontinued,
+    ("pharmacy", "AdverseEffectReported"): AdverseEffectReported,
+    ("therapy", "TherapyEpisodeStarted"): TherapyEpisodeStarted,
+    ("therapy", "SessionScheduled"): SessionScheduled,
+    ("therapy", "SessionCompleted"): SessionCompleted,
+    ("therapy", "SessionMissed"): SessionMissed,
+    ("therapy", "SessionCancelled"): SessionCancelled,
+    ("therapy", "ModalityChanged"): ModalityChanged,
+    ("therapy", "CareStepChanged"): CareStepChanged,
+    ("therapy", "TherapyEpisodeEnded"): TherapyEpisodeEnded,
+}
