@@ -30,9 +30,10 @@ from services.pharmacy.schemas import (
 )
 from shared.access_log import record_access
 from shared.auth import Principal, Role, require_roles
+from shared.envelope import Metadata
 from shared.handler import Hook, Outcome
-from shared.request_context import command_metadata
-from shared.service import patient_clinic, run_command
+from shared.patient_api import submit
+from shared.service import patient_clinic
 
 router = APIRouter(prefix="/v1/patients/{patient_id}/medications", tags=["medications"])
 
@@ -44,13 +45,10 @@ Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 
 async def _command(request: Request, ctx: PharmacyContext, principal: Principal, patient_id: str,
                    command: Command, expected_version: int | None = None) -> JSONResponse:
-    clinic = await patient_clinic(ctx, principal, patient_id)
+    async def execute(clinic: str, meta: Metadata, within: Hook | None) -> Outcome[Any]:
+        return await handlers.handle(ctx, command, clinic, meta, within, expected_version)
 
-    async def run(within: Hook | None) -> Outcome[Any]:
-        return await handlers.handle(ctx, command, clinic, command_metadata(request, principal), within,
-                                     expected_version)
-
-    return await run_command(request, ctx, principal, run, handlers.command_body)
+    return await submit(request, ctx, principal, patient_id, execute, handlers.command_body)
 
 
 @router.post("", status_code=201, response_model=CommandResponse, summary="Start a medication course")
