@@ -49,7 +49,21 @@ async def create_pool(url: str, schema: str = "public", size: int = 10) -> async
         server_settings={"search_path": schema, "application_name": "carecoord", **SESSION_SETTINGS},
     )
     assert pool is not None
+    _TARGETS[id(pool)] = (url, schema)
     return pool
+
+
+# Where each pool points, so components handed a pool can migrate its schema (see
+# shared.migrations.upgrade_pool). asyncpg pools take no attributes of ours.
+_TARGETS: dict[int, tuple[str, str]] = {}
+
+
+def pool_target(pool: asyncpg.Pool) -> tuple[str, str]:
+    """The URL and schema a pool of :func:`create_pool` connects to."""
+    try:
+        return _TARGETS[id(pool)]
+    except KeyError:
+        raise LookupError("this pool was not made by shared.db.create_pool") from None
 
 
 @dataclass(frozen=True)

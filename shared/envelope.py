@@ -15,7 +15,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -85,9 +85,6 @@ class Envelope:
     @property
     def schema_version(self) -> int:
         return parse_type(self.type)[2]
-
-    def with_position(self, version: int, recorded_at: datetime) -> Envelope:
-        return replace(self, stream_version=version, recorded_at=recorded_at)
 
     def stored(self, version: int, recorded_at: datetime, hash_: bytes, position: int) -> Envelope:
         """This event as the store keeps it; built field by field, as it runs per event."""
@@ -191,13 +188,6 @@ def canonical_meta_parts(env: Envelope) -> tuple[str, str]:
     tail = json.dumps([env.correlation_id, env.causation_id, env.actor], separators=(",", ":"),
                       ensure_ascii=False)
     return head[:-1] + ",", "," + tail[1:]
-
-
-def recorded_at_text(moment: datetime) -> str:
-    """How canonical metadata spells recorded_at (UTC, microseconds)."""
-    text = _utc(moment)
-    assert text is not None
-    return text
 
 
 def canonical_content(env: Envelope, payload_json: str | None = None, *,

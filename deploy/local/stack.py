@@ -420,7 +420,7 @@ def status() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stack", description=__doc__)
-    parser.add_argument("command", choices=["start", "stop", "status", "env", "stop-started"])
+    parser.add_argument("command", choices=["start", "stop", "status", "env"])
     parser.add_argument("parts", nargs="*", help="kafka and/or postgres (default both)")
     args = parser.parse_args(argv)
     parts = set(args.parts) or {"kafka", "postgres"}
@@ -431,11 +431,6 @@ def main(argv: list[str] | None = None) -> int:
             start(parts)
         elif args.command == "stop":
             stop(parts)
-        elif args.command == "stop-started":
-            # Stop only what an earlier `start` brought up, leaving a stack found running alone.
-            started = started_parts()
-            if started:
-                stop(started)
         elif args.command == "status":
             return status()
         elif args.command == "env":

@@ -20,7 +20,7 @@ import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -152,7 +152,8 @@ def stored_events(plan: Plan) -> list[list[list[StoredEvent]]]:
             mine.append([
                 StoredEvent(originator_id=originator, originator_version=a.expected_version + i + 1,
                             topic="services.pharmacy.domain.events:DoseAdjusted",
-                            state=canonical_content(e.with_position(a.expected_version + i + 1, now)))
+                            state=canonical_content(replace(e, stream_version=a.expected_version + i + 1,
+                                                                   recorded_at=now)))
                 for i, e in enumerate(a.events)])
         out.append(mine)
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 from aiokafka import AIOKafkaProducer
 
@@ -39,7 +40,7 @@ def records(env: BenchEnv, n: int) -> list[Record]:
     for writer in plan:
         for a in writer:
             for i, e in enumerate(a.events):
-                out.append(ce.encode(e.with_position(a.expected_version + i + 1, e.time)))
+                out.append(ce.encode(replace(e, stream_version=a.expected_version + i + 1, recorded_at=e.time)))
     return out[:n]
 
 

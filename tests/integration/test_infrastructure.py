@@ -1,46 +1,42 @@
-"""The local stack is real: a Kafka broker that stores and returns records, and a
-PostgreSQL server that stores and returns rows."""
+"""What the project sets up on the real broker and database: topics that keep the history
+for ever with the replication guard the settings ask for, and a database schema whose named
+constraints are the ones the code relies on."""
 
 from __future__ import annotations
 
-import uuid
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-import asyncpg
-from aiokafka import AIOKafkaConsumer
-
-from shared.kafka.clients import ensure_topics, kafka_ready, make_producer
+from shared.kafka.clients import ensure_topics
+from shared.migrations import upgrade
 
 
-async def test_kafka_round_trip(kafka_bootstrap: str, namespace: str) -> None:
-    topic = f"{namespace}infra.roundtrip"
-    await ensure_topics(kafka_bootstrap, [topic], partitions=3)
-    producer = make_producer(kafka_bootstrap)
-    await producer.start()
-    sent = [uuid.uuid4().hex.encode() for _ in range(20)]
+async def test_topics_keep_everything_and_carry_the_insync_setting(kafka_bootstrap: str, namespace: str) -> None:
+    topic = f"{namespace}carecoord.infra.events.v1"
+    await ensure_topics(kafka_bootstrap, [topic], partitions=3, replication=1, min_insync=1)
+    await ensure_topics(kafka_bootstrap, [topic], partitions=3)  # a second instance: no error
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
     try:
-        for value in sent:
-            await producer.send_and_wait(topic, value=value, key=b"k")
+        described = await admin.describe_topics([topic])
+        configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
     finally:
-        await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap,
-                                auto_offset_reset="earliest", group_id=f"g-{namespace}")
-    await consumer.start()
-    received: list[bytes] = []
-    try:
-        while len(received) < len(sent):
-            batch = await consumer.getmany(timeout_ms=5000)
-            assert batch, "no records came back from the broker within 5 s"
-            for records in batch.values():
-                received.extend(r.value for r in records if r.value is not None)
-    finally:
-        await consumer.stop()
-    assert received == sent  # one key → one partition → order kept
-    assert await kafka_ready(kafka_bootstrap)
+        await admin.close()
+    assert len(described[0]["partitions"]) == 3
+    entries = {name: value for name, value, *_ in configs[0].resources[0][4]}
+    assert entries["retention.ms"] == "-1" and entries["retention.bytes"] == "-1"
+    assert entries["min.insync.replicas"] == "1"
 
 
-async def test_postgres_round_trip(pool: asyncpg.Pool, schema: str) -> None:
-    await pool.execute("CREATE TABLE t (id int PRIMARY KEY, note text)")
-    await pool.executemany("INSERT INTO t VALUES ($1, $2)", [(i, f"n{i}") for i in range(50)])
-    rows = await pool.fetch("SELECT id, note FROM t ORDER BY id")
-    assert [(r["id"], r["note"]) for r in rows] == [(i, f"n{i}") for i in range(50)]
-    assert await pool.fetchval("SELECT current_schema()") == schema
+async def test_migrations_create_the_named_constraints_the_code_refers_to(pg_url: str, schema: str,
+                                                                          pool) -> None:  # type: ignore[no-untyped-def]
+    await upgrade(pg_url, schema, "assessment")
+    await upgrade(pg_url, schema, "assessment")  # idempotent: a second instance finds nothing to do
+    names = {r["conname"] for r in await pool.fetch(
+        "SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+        "WHERE n.nspname = $1", schema)}
+    # shared.eventstore.postgres and shared.idempotency branch on these names.
+    assert {"events_event_id_key", "events_stream_id_stream_version_key", "idempotency_keys_pkey",
+            "patient_identity_pkey"} <= names
+    versions = {r["version_num"] for r in await pool.fetch("SELECT version_num FROM alembic_version")}
+    assert versions == {"assessment_0001"}

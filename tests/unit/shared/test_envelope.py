@@ -76,7 +76,7 @@ def _registry(current: type[DomainEvent]) -> EventRegistry:
 def _stored(event: DomainEvent, version: int = 1, **changes: Any) -> Envelope:
     env = new_envelope("pharmacy", "course-1", event, subject="patient-1", clinic_id="clinic-1",
                        metadata=Metadata(actor="staff-7", causation_id="cmd-1"))
-    return replace(env.with_position(version, T0 + timedelta(seconds=version)), **changes)
+    return replace(replace(env, stream_version=version, recorded_at=T0 + timedelta(seconds=version)), **changes)
 
 
 def test_a_stored_v1_payload_decodes_as_the_current_model() -> None:

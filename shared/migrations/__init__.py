@@ -1,0 +1,92 @@
+"""Schema migrations with Alembic: one environment, one version history per database.
+
+The kernel's tables (event store, outbox, projection tracking, idempotency keys, patient
+directory, access log) are the ``kernel`` branch in ``shared/migrations/versions``; a
+service's own tables are a branch of its own in ``services/<name>/migrations/versions``
+that depends on the kernel's. ``carecoord db upgrade [SERVICE]`` applies them (``make up``
+does, and a deployment's pre-start step should); a service also upgrades its database when
+it starts, so a test or a single-process install needs no separate step. Several instances
+starting together serialise on an advisory lock: the second finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from shared.db import plain_dsn, pool_target
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+KERNEL = "kernel"
+# Transaction-scoped advisory lock held while a database is migrated.
+MIGRATION_LOCK = int.from_bytes(hashlib.sha256(b"carecoord:migrations").digest()[:4], "big", signed=True)
+
+
+def version_locations(service: str | None) -> list[Path]:
+    locations = [HERE / "versions"]
+    own = ROOT / "services" / service / "migrations" / "versions" if service else None
+    if own is not None and own.is_dir():
+        locations.append(own)
+    return locations
+
+
+def config(service: str | None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", ":".join(str(p) for p in version_locations(service)))
+    return cfg
+
+
+def _engine_target(dsn: str) -> tuple[str, dict[str, Any]]:
+    """SQLAlchemy's URL and connect arguments for a libpq-style URL: asyncpg takes
+    ``sslmode`` as its ``ssl`` argument, not as a URL parameter SQLAlchemy passes on."""
+    _, sep, rest = plain_dsn(dsn).partition("://")
+    base, _, query = rest.partition("?")
+    options = dict(parse_qsl(query))
+    connect_args: dict[str, Any] = {}
+    if "sslmode" in options:
+        connect_args["ssl"] = options.pop("sslmode")
+    url = f"postgresql+asyncpg{sep}{base}" + (f"?{urlencode(options)}" if options else "")
+    return url, connect_args
+
+
+async def upgrade(dsn: str, schema: str = "public", service: str | None = None) -> None:
+    """Bring ``schema`` up to the newest kernel revision and, with ``service``, that
+    service's own; idempotent."""
+    cfg = config(service)
+    target = "heads" if service and len(version_locations(service)) > 1 else f"{KERNEL}@head"
+    url, connect_args = _engine_target(dsn)
+    engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k, hashtext(:s))"),
+                               {"k": MIGRATION_LOCK, "s": schema})
+
+            def run(sync: Connection) -> None:
+                cfg.attributes.update(connection=sync, schema=schema)
+                command.upgrade(cfg, target)
+
+            await conn.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
+async def upgrade_pool(pool: Any, service: str | None = None) -> None:
+    """:func:`upgrade` for the database and schema of a pool made by ``shared.db.create_pool``."""
+    dsn, schema = pool_target(pool)
+    await upgrade(dsn, schema, service)
+
+
