@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, assert_never
@@ -27,6 +26,7 @@ from shared.envelope import Envelope, EventRegistry, Metadata
 from shared.errors import NotFound
 from shared.eventstore import EventStore
 from shared.handler import CommandHandler, Decider, Hook, Outcome
+from shared.stream_views import history, patient_stream, patient_streams
 
 if TYPE_CHECKING:
     from services.pharmacy.deps import PharmacyContext
@@ -80,9 +80,7 @@ def course_view(events: Sequence[Envelope], courses: CourseHandler,
         case _:
             return None
     if with_history:
-        view["history"] = [{"version": e.stream_version, "event_type": e.event_name, "occurred_at": e.time,
-                            "recorded_at": e.recorded_at, "actor": e.actor, "data": event.model_dump(mode="json")}
-                           for e, event in zip(events, decoded, strict=True)]
+        view["history"] = history(events, decoded)
     return view
 
 
@@ -101,18 +99,14 @@ def _view(state: StartedCourse, started: MedicationStarted, version: int) -> dic
 
 
 async def courses_of(ctx: PharmacyContext, patient_id: str) -> list[dict[str, Any]]:
-    by_stream: dict[str, list[Envelope]] = defaultdict(list)
-    for env in await ctx.store.read_subject(patient_id):
-        by_stream[env.stream_id].append(env)
-    views = [view for events in by_stream.values() if (view := course_view(events, ctx.courses)) is not None]
+    views = [view for events in await patient_streams(ctx.store, patient_id)
+             if (view := course_view(events, ctx.courses)) is not None]
     return sorted(views, key=lambda v: (v["status"] != "active", v["started_at"]))
 
 
 async def course(ctx: PharmacyContext, patient_id: str, medication_id: str) -> dict[str, Any] | None:
-    events = await ctx.store.read_stream(stream_of(medication_id))
-    if not events or events[0].subject != patient_id:
-        return None
-    return course_view(events, ctx.courses, with_history=True)
+    events = await patient_stream(ctx.store, stream_of(medication_id), patient_id)
+    return None if events is None else course_view(events, ctx.courses, with_history=True)
 
 
 def command_body(outcome: Outcome[StartedCourse]) -> dict[str, Any]:

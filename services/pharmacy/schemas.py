@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from shared.schemas import MAX_INT, Strict
+from shared.stream_views import HistoryEntry
 
 
 class Drug(Strict):
@@ -73,15 +74,6 @@ class CommandResponse(BaseModel):
     status: Literal["active", "discontinued"]
     dose: float
     unit: str
-
-
-class HistoryEntry(BaseModel):
-    version: int
-    event_type: str
-    occurred_at: AwareDatetime
-    recorded_at: AwareDatetime
-    actor: str | None
-    data: dict[str, object]
 
 
 class Course(BaseModel):
