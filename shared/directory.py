@@ -2,8 +2,10 @@
 
 A small projection of the assessment service's enrollment events that every other service
 keeps in its own database, so no service calls another to learn where a patient belongs.
-It reads payloads by event type and field name only: the shared library knows no
-service's domain classes.
+It matches events by service and event name, never by the versioned type string, so a new
+payload version does not make it deaf; it reads the envelope's attributes (subject, clinic,
+time) and, for a transfer, one payload field by name: the shared library knows no service's
+domain classes.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ import asyncpg
 
 from shared.access_log import migrate_access_log
 from shared.db import Migration, migrate
-from shared.envelope import Envelope
+from shared.envelope import Envelope, UnknownEventType, parse_type
 from shared.projection import ProjectionRunner
 
 if TYPE_CHECKING:
     from shared.service import Runtime
 
-ENROLLED = "carecoord.assessment.PatientEnrolled.v1"
-ERASED = "carecoord.assessment.PatientIdentityErased.v1"
-TRANSFERRED = "carecoord.assessment.PatientTransferred.v1"
+SOURCE_SERVICE = "assessment"
+ENROLLED = "PatientEnrolled"
+ERASED = "PatientIdentityErased"
+TRANSFERRED = "PatientTransferred"
 
 MIGRATIONS = [
     Migration(
@@ -60,14 +63,25 @@ class DirectoryProjection:
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
         for env in events:
-            if env.type == ENROLLED:
+            name = _assessment_event(env)
+            if name == ENROLLED:
                 await add_patient(conn, env.subject, env.clinic_id, env.time)
-            elif env.type == ERASED:
+            elif name == ERASED:
                 await conn.execute("UPDATE patient_directory SET identity_erased = true "
                                    "WHERE patient_id = $1", env.subject)
-            elif env.type == TRANSFERRED:
+            elif name == TRANSFERRED:
                 await conn.execute("UPDATE patient_directory SET clinic_id = $2 WHERE patient_id = $1",
                                    env.subject, env.payload["to_clinic_id"])
+
+
+def _assessment_event(env: Envelope) -> str | None:
+    """The event name of an assessment event, whatever its version; None for any other
+    (another service's, or a type that is not a carecoord one: not the directory's)."""
+    try:
+        service, name, _ = parse_type(env.type)
+    except UnknownEventType:
+        return None
+    return name if service == SOURCE_SERVICE else None
 
 
 class PatientDirectory:
@@ -104,4 +118,5 @@ async def directory_runner(runtime: Runtime) -> tuple[PatientDirectory, Projecti
         topics=[settings.topic("assessment")], projection=DirectoryProjection(),
         partitions=settings.topic_partitions, trace_links=settings.telemetry_exporter != "off")
     await runner.migrate()
+    runtime.consumers.append(runner)  # /ready reports it
     return PatientDirectory(runtime.pool), runner

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -28,6 +28,7 @@ from shared.eventstore import PostgresEventStore
 from shared.idempotency import Command, IdempotencyStore, ToBody, run_idempotent
 from shared.kafka.clients import ensure_topics, kafka_ready
 from shared.outbox import OutboxRelay
+from shared.projection.health import MonitoredConsumer
 from shared.schemas import storable
 from shared.settings import ServiceSettings
 from shared.telemetry import TelemetryConfig, instrument_app, setup_logging, setup_tracing
@@ -45,6 +46,8 @@ class Runtime:
     pool: asyncpg.Pool
     store: PostgresEventStore
     relay: OutboxRelay | None = None
+    # Background consumers (projection runners) whose health ``/ready`` reports.
+    consumers: list[MonitoredConsumer] = field(default_factory=list)
 
 
 @dataclass
@@ -216,10 +219,10 @@ def _health_router() -> APIRouter:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/ready", summary="Readiness: the database and Kafka answer")
+    @router.get("/ready", summary="Readiness: the database and Kafka answer, no consumer is dead or stuck")
     async def ready(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
-        checks: dict[str, str] = {}
+        checks: dict[str, Any] = {}
         try:
             await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), 3)
             checks["database"] = "ok"
@@ -228,6 +231,11 @@ def _health_router() -> APIRouter:
         ok = await kafka_ready(runtime.settings.kafka_bootstrap_servers)
         checks["kafka"] = "ok" if ok else "unavailable"
         ready = all(v == "ok" for v in checks.values())
+        # A consumer that died or keeps failing leaves read models stale (a patient unknown
+        # here): not ready. One failing for a moment (a database failover) still is.
+        reports = [await consumer.report() for consumer in runtime.consumers]
+        checks["consumers"] = [r.as_json() for r in reports]
+        ready = ready and all(r.ready for r in reports)
         return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
                             status_code=200 if ready else 503)
 
