@@ -1,23 +1,53 @@
-"""The coordination service's app factory."""
+"""The coordination service: one timeline and one live summary per patient from every
+service's events, and the team's decisions (escalations, reviews, case conferences)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from shared.directory import directory_runner
+from services.coordination import api, handlers, reads, status
+from services.coordination.deps import CoordinationContext
+from services.coordination.migrations import migrate_read_models
+from services.coordination.projection.store import CoordinationProjection
+from shared.access_log import migrate_access_log
+from shared.access_log_api import access_log_router
+from shared.directory import PatientDirectory, migrate_directory
 from shared.idempotency import IdempotencyStore
-from shared.service import Runtime, ServiceContext, Started, create_service_app
+from shared.projection import ProjectionRunner
+from shared.service import Runtime, Started, create_service_app
 from shared.settings import ServiceSettings, settings_for
 
 Settings = settings_for("coordination")
 
+SOURCES = ("assessment", "pharmacy", "therapy")
 
-async def _start(rt: Runtime) -> Started[ServiceContext]:
+
+def projection_runner(rt: Runtime) -> ProjectionRunner:
+    """Consumer group ``coordination`` over the three clinical topics and coordination's own:
+    timeline, summaries and the patient directory in one transaction per batch."""
+    s = rt.settings
+    return ProjectionRunner(
+        pool=rt.pool, bootstrap_servers=s.kafka_bootstrap_servers, group_id=f"{s.topic_namespace}coordination",
+        topics=[*(s.topic(source) for source in SOURCES), s.topic()],
+        projection=CoordinationProjection(handlers.registry()),
+        partitions=s.topic_partitions, trace_links=s.telemetry_exporter != "off")
+
+
+async def _start(rt: Runtime) -> Started[CoordinationContext]:
     idempotency = IdempotencyStore(rt.pool)
     await idempotency.migrate()
-    directory, runner = await directory_runner(rt)
-    return Started(ServiceContext(rt, idempotency, directory), [runner.run])
+    await migrate_directory(rt.pool)
+    await migrate_access_log(rt.pool)
+    await migrate_read_models(rt.pool)
+    runner = projection_runner(rt)
+    await runner.migrate()
+    context = CoordinationContext(rt, idempotency, PatientDirectory(rt.pool), handlers.command_handler(rt.store),
+                                  runner)
+    return Started(context, [runner.run])
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return create_service_app(settings or Settings(), title="carecoord coordination", on_start=_start)
+    return create_service_app(settings or Settings(), title="carecoord coordination",
+                              description="One timeline and one live summary per patient; the team's decisions.",
+                              routers=[reads.router, api.router, status.router, access_log_router()],
+                              on_start=_start)

@@ -1,0 +1,124 @@
+"""A patient's chart written through the real HTTP APIs (assessment, pharmacy, coordination)
+and, for therapy, as events on its topic; each entry remembers the timeline text it must
+produce. Not a test module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from coordination_support import Episode, Stack
+
+from shared.kafka import headers as ce
+from tests.support.services import token
+
+CLINICIAN = {"clinic-a": token("coordinator", "assessor", "prescriber", "therapist", clinics=("clinic-a",)),
+             "clinic-b": token("coordinator", "assessor", "prescriber", "therapist", clinics=("clinic-b",))}
+
+
+@dataclass
+class Expected:
+    at: datetime
+    service: str
+    type: str
+    summary: str
+
+
+@dataclass
+class Chart:
+    stack: Stack
+    producer: AIOKafkaProducer
+    patient_id: str
+    t0: datetime
+    clinic: str = "clinic-a"
+    expected: list[Expected] = field(default_factory=list)
+    courses: dict[str, tuple[str, int]] = field(default_factory=dict)  # drug → (medication id, version)
+    episode: Episode | None = None
+
+    def day(self, n: float, hour: int = 9, minute: int = 0) -> datetime:
+        return self.t0 + timedelta(days=n, hours=hour - 9, minutes=minute)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return CLINICIAN[self.clinic]
+
+    async def _post(self, client: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        resp = await client.post(f"/v1/patients/{self.patient_id}{path}", json=body, headers=self.headers)
+        assert resp.status_code == 201, resp.text
+        return resp.json()  # type: ignore[no-any-return]
+
+    def _expect(self, at: datetime, service: str, type_: str, summary: str) -> None:
+        self.expected.append(Expected(at, service, type_, summary))
+
+    async def score(self, instrument: str, items: list[int], at: datetime, summary: str) -> None:
+        await self._post(self.stack.assessment, "/assessments",
+                         {"instrument": instrument, "item_scores": items, "administered_at": at.isoformat()})
+        self._expect(at, "assessment", "AssessmentRecorded", summary)
+
+    async def life(self, category: str, direction: str, impact: str, at: datetime, summary: str,
+                   note: str | None = None) -> None:
+        await self._post(self.stack.assessment, "/life-events", {
+            "category": category, "direction": direction, "impact": impact, "occurred_at": at.isoformat(),
+            "note": note})
+        self._expect(at, "assessment", "LifeCircumstanceChanged", summary)
+
+    async def start(self, drug: dict[str, str], dose: float, times: int, at: datetime, summary: str) -> None:
+        body = await self._post(self.stack.pharmacy, "/medications", {
+            "drug": drug, "dose": dose, "unit": "mg", "schedule": {"times_per_day": times},
+            "indication": "chronic pain after the accident at Müller GmbH", "started_at": at.isoformat()})
+        self.courses[drug["name"]] = (body["medication_id"], body["version"])
+        self._expect(at, "pharmacy", "MedicationStarted", summary)
+
+    async def adjust(self, drug: str, dose: float, at: datetime, summary: str) -> None:
+        mid, version = self.courses[drug]
+        body = await self._post(self.stack.pharmacy, f"/medications/{mid}/dose-adjustments", {
+            "dose": dose, "unit": "mg", "reason": "patient reports little change", "effective_at": at.isoformat(),
+            "expected_version": version})
+        self.courses[drug] = (mid, body["version"])
+        self._expect(at, "pharmacy", "DoseAdjusted", summary)
+
+    async def effect(self, drug: str, severity: str, at: datetime, summary: str) -> None:
+        mid, _ = self.courses[drug]
+        body = await self._post(self.stack.pharmacy, f"/medications/{mid}/adverse-effects", {
+            "effect": "nausea every morning", "severity": severity, "observed_at": at.isoformat()})
+        self.courses[drug] = (mid, body["version"])
+        self._expect(at, "pharmacy", "AdverseEffectReported", summary)
+
+    async def stop(self, drug: str, at: datetime, summary: str) -> None:
+        mid, _ = self.courses[drug]
+        await self._post(self.stack.pharmacy, f"/medications/{mid}/discontinuation", {
+            "reason": "no longer needed", "effective_at": at.isoformat()})
+        self._expect(at, "pharmacy", "MedicationDiscontinued", summary)
+
+    async def therapy(self, name: str, at: datetime, summary: str, **payload: Any) -> None:
+        if self.episode is None:
+            self.episode = Episode(self.patient_id, self.clinic)
+        env = self.episode.event(name, at, **payload)
+        key, value, headers = ce.encode(env)
+        await self.producer.send_and_wait(self.stack.settings.topic("therapy"), value=value, key=key,
+                                          headers=headers)
+        self._expect(at, "therapy", name, summary)
+
+    async def escalate(self, target: str, reason: str, at: datetime, summary: str,
+                       due_by: datetime | None = None) -> dict[str, Any]:
+        body = await self._post(self.stack.coordination, "/escalations", {
+            "target": target, "reason": reason, "decided_at": at.isoformat(),
+            **({"due_by": due_by.isoformat()} if due_by else {})})
+        self._expect(at, "coordination", "EscalationDecided", summary)
+        return body
+
+    async def review(self, reason: str, goals: list[str], at: datetime, summary: str) -> None:
+        await self._post(self.stack.coordination, "/care-plan-reviews",
+                         {"reason": reason, "goals": goals, "reviewed_at": at.isoformat()})
+        self._expect(at, "coordination", "CarePlanReviewed", summary)
+
+    async def conference(self, attendees: list[str], decisions: list[str], at: datetime, summary: str) -> None:
+        await self._post(self.stack.coordination, "/case-conferences",
+                         {"attendees": attendees, "decisions": decisions, "held_at": at.isoformat()})
+        self._expect(at, "coordination", "CaseConferenceHeld", summary)
+
+    def ordered(self) -> list[Expected]:
+        """The expected timeline: clinical time, then the order things were recorded in."""
+        return [e for _, e in sorted(enumerate(self.expected), key=lambda p: (p[1].at, p[0]))]

@@ -1,0 +1,135 @@
+"""Shared pieces of coordination's integration tests: the services in-process, hand-made
+therapy events (until the therapy service runs in these tests), and waits on the read models.
+Not a test module (no ``test_`` prefix)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+
+from services.assessment.app import create_app as create_assessment
+from services.coordination.app import create_app as create_coordination
+from services.pharmacy.app import create_app as create_pharmacy
+from shared.envelope import Envelope, event_type
+from shared.kafka import headers as ce
+from shared.kafka.clients import make_producer
+from shared.settings import ServiceSettings
+from tests.support.services import make_settings, running, token
+
+COORDINATOR = token("coordinator", "assessor", "prescriber", "therapist", clinics=("clinic-a", "clinic-b"))
+
+
+@dataclass
+class Stack:
+    assessment: httpx.AsyncClient
+    pharmacy: httpx.AsyncClient
+    coordination: httpx.AsyncClient
+    app: FastAPI
+    settings: ServiceSettings
+    kafka: str
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.app.state.runtime.pool  # type: ignore[no-any-return]
+
+
+@contextlib.asynccontextmanager
+async def clinical_stack(pg_url: str, kafka: str, schema: str, namespace: str) -> AsyncIterator[Stack]:
+    common: dict[str, Any] = dict(pg_url=pg_url, kafka=kafka, schema=schema, namespace=namespace)
+    c_settings = make_settings("coordination", **common)
+    async with running(create_assessment, make_settings("assessment", **common)) as (_, assessment), \
+            running(create_pharmacy, make_settings("pharmacy", **common)) as (_, pharmacy), \
+            running(create_coordination, c_settings) as (app, coordination):
+        yield Stack(assessment, pharmacy, coordination, app, c_settings, kafka)
+
+
+async def enroll(client: httpx.AsyncClient, clinic: str = "clinic-a") -> str:
+    resp = await client.post("/v1/patients", headers=token("coordinator", clinics=(clinic,)), json={
+        "clinic_id": clinic, "display_name": "Erika Mustermann", "birth_date": "1981-05-17"})
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["patient_id"])
+
+
+@dataclass
+class Episode:
+    """A therapy episode's events, made by hand as the therapy service publishes them."""
+
+    patient_id: str
+    clinic_id: str = "clinic-a"
+    episode_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    version: int = 0
+
+    def event(self, name: str, at: datetime, **payload: Any) -> Envelope:
+        self.version += 1
+        return Envelope(
+            id=uuid.uuid4(), source="/carecoord/therapy", type=event_type("therapy", name, 1),
+            subject=self.patient_id, time=at, clinic_id=self.clinic_id, stream_id=f"episode-{self.episode_id}",
+            payload={"patient_id": self.patient_id, "episode_id": self.episode_id, "occurred_at": at.isoformat(),
+                     **payload},
+            stream_version=self.version, recorded_at=datetime.now(UTC), actor="therapist-1")
+
+
+async def produce(bootstrap: str, topic: str, envelopes: Sequence[Envelope]) -> None:
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        for env in envelopes:
+            key, value, headers = ce.encode(env)
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def produce_raw(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes, list[tuple[str, bytes]]]]
+                      ) -> None:
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        for key, value, headers in records:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def timeline_count(pool: asyncpg.Pool, patient_id: str) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM timeline_entries WHERE patient_id = $1", patient_id))
+
+
+async def wait_for_entries(pool: asyncpg.Pool, counts: dict[str, int], timeout: float = 30.0) -> None:
+    """Until every patient's timeline holds (at least) the given number of entries."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        got = {p: await timeline_count(pool, p) for p in counts}
+        if all(got[p] >= n for p, n in counts.items()):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"timelines incomplete after {timeout:.0f} s: {got} of {counts}")
+        await asyncio.sleep(0.1)
+
+
+async def checksum(pool: asyncpg.Pool) -> dict[str, str]:
+    """A digest of every read model this projection writes, wall-clock free."""
+    queries = {
+        "timeline": "SELECT event_id, patient_id, clinic_id, occurred_at, recorded_at, service, type, stream_id,"
+                    " sequence, summary, data FROM timeline_entries ORDER BY event_id",
+        "summaries": "SELECT patient_id, clinic_id, enrolled_at, event_count, last_event_at, state"
+                     " FROM patient_summaries ORDER BY patient_id",
+        "directory": "SELECT patient_id, clinic_id, identity_erased, enrolled_at FROM patient_directory"
+                     " ORDER BY patient_id",
+    }
+    out = {}
+    for name, sql in queries.items():
+        rows = await pool.fetch(sql)
+        out[name] = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest() + f":{len(rows)}"
+    return out

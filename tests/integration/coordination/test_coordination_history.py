@@ -1,0 +1,226 @@
+"""Three months of care for three patients through the real HTTP APIs of assessment,
+pharmacy and coordination (therapy's events are put on its topic as that service publishes
+them), Kafka and PostgreSQL; then every timeline and every summary field is checked, as a
+care team would read them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from chart import CLINICIAN, Chart
+from coordination_support import Stack, clinical_stack, enroll, wait_for_entries
+
+from shared.kafka.clients import make_producer
+from tests.support.services import token
+
+SERTRALINE = {"code": "36437", "system": "RxNorm", "name": "sertraline"}
+OXYCODONE = {"code": "7804", "system": "RxNorm", "name": "oxycodone"}
+DULOXETINE = {"code": "72625", "system": "RxNorm", "name": "duloxetine"}
+
+
+@pytest.fixture
+async def stack(pg_url: str, kafka_bootstrap: str, schema: str, namespace: str) -> AsyncIterator[Stack]:
+    async with clinical_stack(pg_url, kafka_bootstrap, schema, namespace) as s:
+        yield s
+
+
+def start_of_history() -> datetime:
+    """95 days ago at 09:00 UTC: the first life change falls out of the 90-day window."""
+    return (datetime.now(UTC) - timedelta(days=95)).replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+def iso_day(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+async def chart_a(c: Chart) -> None:
+    """Depression with somatic symptoms: an SSRI titrated after an escalation, CBT, two life changes."""
+    d = c.day
+    await c.life("employment", "worsened", "high", d(0), "employment worsened (high impact)",
+                 note="lost the job at Müller GmbH")
+    await c.score("PHQ-9", [2, 2, 2, 2, 2, 2, 2, 2, 0], d(1), "PHQ-9 16 (moderately severe)")
+    await c.score("GAD-7", [2, 2, 1, 1, 1, 1, 1], d(1), "GAD-7 9 (mild)")  # same moment: recorded order
+    await c.score("PHQ-15", [1] * 12 + [0] * 3, d(1, 10), "PHQ-15 12 (medium)")
+    await c.start(SERTRALINE, 50, 1, d(2, 10), "sertraline started, 50 mg once daily (50 mg/day)")
+    await c.therapy("TherapyEpisodeStarted", d(3, 14), "CBT episode started at care step 2 (individual)",
+                    modality="cbt", care_step=2, therapist_id="therapist-1", setting="individual")
+    await c.therapy("SessionScheduled", d(3, 14, 5), f"CBT session scheduled for {iso_day(d(10, 14))}",
+                    session_id="s1", scheduled_at=d(10, 14).isoformat())
+    await c.therapy("SessionCompleted", d(10, 14), "CBT session completed (50 min)", session_id="s1",
+                    duration_min=50, techniques=["thought_record"], homework=["activity_scheduling"])
+    await c.therapy("SessionScheduled", d(10, 15), f"CBT session scheduled for {iso_day(d(17, 14))}",
+                    session_id="s2", scheduled_at=d(17, 14).isoformat())
+    await c.therapy("SessionMissed", d(17, 14), "CBT session missed", session_id="s2")
+    await c.score("PHQ-9", [2, 2, 2, 2, 2, 1, 2, 1, 0], d(29), "PHQ-9 14 (moderate), was 16")
+    await c.escalate("pharmacotherapy", "partial_response", d(30, 11),
+                     f"escalation of pharmacotherapy decided (partial response), due {iso_day(d(44))}")
+    await c.adjust("sertraline", 100, d(31, 10), "sertraline 50 → 100 mg/day")
+    await c.effect("sertraline", "moderate", d(33, 8), "adverse effect of sertraline reported (moderate)")
+    await c.life("housing", "worsened", "moderate", d(40), "housing worsened (moderate impact)")
+    await c.review("life_change", ["return_to_work", "sleep_improvement"], d(45, 15),
+                   "care plan reviewed (life change); goals: return to work, sleep improvement")
+    await c.therapy("SessionScheduled", d(45, 16), f"CBT session scheduled for {iso_day(d(52, 14))}",
+                    session_id="s3", scheduled_at=d(52, 14).isoformat())
+    await c.therapy("SessionCompleted", d(52, 14), "CBT session completed (45 min)", session_id="s3",
+                    duration_min=45)
+    await c.score("PHQ-9", [1, 1, 1, 1, 1, 1, 1, 1, 0], d(57), "PHQ-9 8 (mild), was 14")
+    await c.score("GAD-7", [1, 1, 1, 1, 0, 0, 0], d(57, 9, 10), "GAD-7 4 (minimal), was 9")
+    await c.score("PHQ-9", [1, 1, 0, 1, 1, 0, 0, 0, 0], d(85), "PHQ-9 4 (minimal), was 8")
+
+
+async def chart_b(c: Chart) -> dict[str, Any]:
+    """Pain with an opioid, a case conference and an escalation of psychotherapy never enacted."""
+    d = c.day
+    await c.score("PAIN-NRS", [7], d(5), "PAIN-NRS 7 (severe)")
+    await c.score("PHQ-9", [3, 2, 2, 2, 2, 2, 1, 1, 1], d(5, 9, 10),
+                  "PHQ-9 16 (moderately severe); safety item positive")
+    await c.start(OXYCODONE, 5, 2, d(6, 10), "oxycodone started, 5 mg twice daily (10 mg/day)")
+    await c.start(DULOXETINE, 30, 1, d(6, 10, 30), "duloxetine started, 30 mg once daily (30 mg/day)")
+    await c.therapy("TherapyEpisodeStarted", d(8, 14), "CBT episode started at care step 1 (remote)",
+                    modality="cbt", care_step=1, setting="remote")
+    await c.conference(["staff-1", "staff-2", "staff-7"], ["escalate_psychotherapy", "review_medication"],
+                       d(20, 11), "case conference, 3 attendees: escalate psychotherapy, review medication")
+    escalation = await c.escalate("psychotherapy", "non_response", d(20, 11, 30),
+                                  f"escalation of psychotherapy decided (non response), due {iso_day(d(27))}",
+                                  due_by=d(27, 11, 30))
+    await c.therapy("SessionScheduled", d(22, 9), f"CBT session scheduled for {iso_day(d(25, 14))}",
+                    session_id="s1", scheduled_at=d(25, 14).isoformat())
+    await c.therapy("SessionCancelled", d(25, 8), "CBT session cancelled by the clinic", session_id="s1",
+                    by="clinic")
+    await c.stop("oxycodone", d(40, 9), "oxycodone stopped")
+    await c.score("PHQ-9", [2, 2, 2, 2, 2, 2, 1, 1, 0], d(60), "PHQ-9 14 (moderate), was 16")
+    return escalation
+
+
+async def chart_c(c: Chart) -> None:
+    """Another clinic's patient: a score and a life change."""
+    await c.score("PHQ-9", [0, 1, 0, 1, 0, 1, 0, 1, 0], c.day(2), "PHQ-9 4 (minimal)")
+    await c.life("family", "improved", "low", c.day(60), "family improved (low impact)")
+
+
+async def read_timeline(stack: Stack, patient_id: str, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+    resp = await stack.coordination.get(f"/v1/patients/{patient_id}/timeline", headers=headers,
+                                        params={"limit": 1000, **params})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["next_cursor"] is None
+    return resp.json()["entries"]  # type: ignore[no-any-return]
+
+
+def check_timeline(entries: list[dict[str, Any]], chart: Chart) -> None:
+    expected = chart.ordered()
+    assert len(entries) == len(expected) + 1, "one entry per command, plus the enrolment"
+    got = [(e["service"], e["type"], e["summary"]) for e in entries]
+    assert got == [(x.service, x.type, x.summary) for x in expected] + [
+        ("assessment", "PatientEnrolled", "enrolled (age 40-49)")]
+    assert [datetime.fromisoformat(e["occurred_at"]) for e in entries[:-1]] == [x.at for x in expected]
+    keys = [(e["occurred_at"], e["recorded_at"]) for e in entries]
+    assert keys == sorted(keys, key=lambda k: (datetime.fromisoformat(k[0]), datetime.fromisoformat(k[1])))
+    text = repr(entries)
+    for identity in ("Erika", "Mustermann", "1981", "Müller", "nausea", "accident", "little change"):
+        assert identity not in text, f"{identity!r} reached the timeline"
+
+
+async def test_three_months_of_care_make_one_timeline_and_summary_per_patient(stack: Stack) -> None:
+    t0 = start_of_history()
+    producer = make_producer(stack.kafka)
+    await producer.start()
+    try:
+        a = Chart(stack, producer, await enroll(stack.assessment), t0)
+        b = Chart(stack, producer, await enroll(stack.assessment), t0)
+        c = Chart(stack, producer, await enroll(stack.assessment, "clinic-b"), t0, clinic="clinic-b")
+        await chart_a(a)
+        escalation_b = await chart_b(b)
+        await chart_c(c)
+    finally:
+        await producer.stop()
+    await wait_for_entries(stack.pool, {ch.patient_id: len(ch.expected) + 1 for ch in (a, b, c)})
+
+    for ch in (a, b, c):
+        check_timeline(await read_timeline(stack, ch.patient_id, ch.headers), ch)
+
+    now = datetime.now(UTC)
+    summary_a = (await stack.coordination.get(f"/v1/patients/{a.patient_id}/summary", headers=a.headers)).json()
+    [med] = summary_a["medications"]
+    assert (med["drug"], med["dose"], med["unit"], med["daily_dose"], med["schedule"]["times_per_day"],
+            med["atc"], med["therapeutic_class"], med["risk_properties"]) == (
+        SERTRALINE, 100, "mg", 100, 1, "N06AB06", "N06AB", ["serotonergic"])
+    [episode] = summary_a["therapy_episodes"]
+    assert (episode["modality"], episode["care_step"], episode["setting"]) == ("cbt", 2, "individual")
+    assert episode["sessions"] == {"scheduled": 3, "completed": 2, "missed": 1, "cancelled_by_patient": 0,
+                                   "cancelled_by_clinic": 0}
+    assert datetime.fromisoformat(episode["last_completed_at"]) == a.day(52, 14)
+    phq9, gad7, phq15 = (summary_a["instruments"][k] for k in ("PHQ-9", "GAD-7", "PHQ-15"))
+    assert (phq9["baseline"]["total"], phq9["latest"]["total"], phq9["change_percent"], phq9["band"],
+            phq9["count"]) == (16, 4, -75.0, "minimal", 4)
+    assert (gad7["baseline"]["total"], gad7["latest"]["total"], gad7["change_percent"], gad7["band"]) == (
+        9, 4, -55.6, "minimal")
+    assert (phq15["latest"]["total"], phq15["change_percent"], phq15["band"]) == (12, None, "medium")
+    # The job loss (95 days ago) is older than 90 days; the housing change is not.
+    assert [(x["category"], x["direction"], x["impact"]) for x in summary_a["life_changes"]] == [
+        ("housing", "worsened", "moderate")]
+    assert summary_a["open_escalations"] == []  # enacted by the dose change the next day
+    review = summary_a["last_care_plan_review"]
+    assert (review["reason"], review["goals"], datetime.fromisoformat(review["at"])) == (
+        "life_change", ["return_to_work", "sleep_improvement"], a.day(45, 15))
+    assert (summary_a["age_band"], summary_a["clinic_id"], summary_a["open_flags"], summary_a["event_count"]) == (
+        "40-49", "clinic-a", [], len(a.expected) + 1)
+    assert now - timedelta(minutes=1) < datetime.fromisoformat(summary_a["as_of"]) <= datetime.now(UTC)
+
+    summary_b = (await stack.coordination.get(f"/v1/patients/{b.patient_id}/summary", headers=b.headers)).json()
+    assert [(m["drug"]["name"], m["daily_dose"], m["risk_properties"]) for m in summary_b["medications"]] == [
+        ("duloxetine", 30, ["serotonergic"])]  # oxycodone was stopped
+    [episode_b] = summary_b["therapy_episodes"]
+    assert (episode_b["modality"], episode_b["care_step"], episode_b["setting"], episode_b["last_completed_at"]) \
+        == ("cbt", 1, "remote", None)
+    assert episode_b["sessions"]["cancelled_by_clinic"] == 1 and episode_b["sessions"]["completed"] == 0
+    assert summary_b["instruments"]["PHQ-9"]["change_percent"] == -12.5
+    assert summary_b["instruments"]["PHQ-9"]["safety_item_positive"] is False  # the latest one is clear
+    assert summary_b["instruments"]["PAIN-NRS"]["band"] == "severe"
+    [open_b] = summary_b["open_escalations"]
+    assert (open_b["escalation_id"], open_b["target"], open_b["reason"], open_b["overdue"]) == (
+        escalation_b["escalation_id"], "psychotherapy", "non_response", True)
+    assert datetime.fromisoformat(open_b["due_by"]) == b.day(27, 11, 30)
+    conference = summary_b["last_case_conference"]
+    assert (conference["attendees"], conference["decisions"]) == (3, ["escalate_psychotherapy", "review_medication"])
+    assert summary_b["last_care_plan_review"] is None and summary_b["life_changes"] == []
+
+    summary_c = (await stack.coordination.get(f"/v1/patients/{c.patient_id}/summary", headers=c.headers)).json()
+    assert [x["category"] for x in summary_c["life_changes"]] == ["family"]
+    assert summary_c["medications"] == [] and summary_c["therapy_episodes"] == []
+
+    await check_filters_and_scoping(stack, a, c)
+
+
+async def check_filters_and_scoping(stack: Stack, a: Chart, c: Chart) -> None:
+    pharmacy = await read_timeline(stack, a.patient_id, a.headers, types="MedicationStarted,DoseAdjusted")
+    assert [e["summary"] for e in pharmacy] == ["sertraline started, 50 mg once daily (50 mg/day)",
+                                                "sertraline 50 → 100 mg/day"]
+    therapy = await read_timeline(stack, a.patient_id, a.headers, services=["therapy", "coordination"])
+    assert {e["service"] for e in therapy} == {"therapy", "coordination"} and len(therapy) == 9
+    window = await read_timeline(stack, a.patient_id, a.headers, **{
+        "from": a.day(29).isoformat(), "to": a.day(33, 8).isoformat()})
+    assert [e["type"] for e in window] == ["AssessmentRecorded", "EscalationDecided", "DoseAdjusted"]
+
+    other_clinic = CLINICIAN["clinic-a"]
+    for path in ("timeline", "summary"):
+        assert (await stack.coordination.get(f"/v1/patients/{c.patient_id}/{path}",
+                                             headers=other_clinic)).status_code == 404
+        assert (await stack.coordination.get(f"/v1/patients/no-such-patient/{path}",
+                                             headers=other_clinic)).status_code == 404
+        assert (await stack.coordination.get(f"/v1/patients/{a.patient_id}/{path}",
+                                             headers=token("dashboard"))).status_code == 403
+    base = f"/v1/patients/{a.patient_id}/timeline"
+    for params in ({"limit": 1001}, {"limit": 0}, {"cursor": "not-a-cursor"}, {"from": "2026-01-01T00:00:00"}):
+        resp = await stack.coordination.get(base, headers=a.headers, params=params)
+        assert resp.status_code == 422, (params, resp.text)
+
+    auditor = token("auditor", sub="auditor-1")
+    await stack.coordination.get(f"/v1/patients/{a.patient_id}/summary", headers=auditor)
+    log = (await stack.coordination.get(f"/v1/patients/{a.patient_id}/access-log", headers=auditor)).json()
+    reads = [(x["staff_id"], x["action"]) for x in log]
+    assert ("staff-1", "read timeline") in reads and ("staff-1", "read summary") in reads
+    assert ("auditor-1", "read summary") in reads
+    assert not any(x["action"].startswith("read") and x["clinic_id"] != "clinic-a" for x in log)
