@@ -21,6 +21,9 @@ tracing middleware without auth, database or Kafka.
 Standalone: ``python -m tests.bench.http_pharmacy [--quick] [--client httpx]`` with the
 stack's environment (``make bench`` runs it after the kernel table).
 
+The run itself is generic (:class:`Workload`: which service, how its aggregates are set up,
+which request is measured); tests/bench/http_therapy.py runs session completions with it.
+
 At the end the pharmacy outbox is watched until it is empty and the pharmacy topic is read
 back: every accepted adjustment should be on it as one ``DoseAdjusted`` record.
 Everything is removed afterwards (processes, schemas, topics), also after a failure.
@@ -42,12 +45,12 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 import asyncpg
 import httpx
@@ -130,16 +133,17 @@ class LoadResult:
 
 @dataclass
 class RelayCheck:
-    accepted: int  # DoseAdjusted the service answered 201 for (every phase)
+    accepted: int  # measured commands the service answered 201 for (every phase)
     unsent_at_end: int  # outbox rows not yet published when the load stopped
     drained_after: float | None  # seconds after the load until the outbox was empty
-    on_topic: int  # DoseAdjusted records on the pharmacy topic at the end
+    on_topic: int  # records of the measured command's event type on the service's topic at the end
 
 
 @dataclass
 class HttpReport:
+    workload: Workload
     sizes: HttpSizes
-    adjust: LoadResult
+    load: LoadResult
     single: LoadResult
     health: LoadResult
     relay: RelayCheck
@@ -168,10 +172,10 @@ def _stack() -> ModuleType:
     return module
 
 
-def service_env(run_id: str) -> dict[str, str]:
+def service_env(run_id: str, services: Sequence[str] = SERVICES) -> dict[str, str]:
     env = dict(os.environ)
     env.update(line.split("=", 1) for line in _stack().env_lines())
-    for svc in SERVICES:
+    for svc in services:
         env[f"CARECOORD_{svc.upper()}_DATABASE_SCHEMA"] = f"bench_{run_id}_{svc}"
     # A shared infrastructure field: read unprefixed by every service (shared/settings.py).
     env["CARECOORD_TOPIC_NAMESPACE"] = f"bench{run_id}."
@@ -390,14 +394,27 @@ def adjust_body(course: CourseRef) -> bytes:
                        "expected_version": course.version}).encode()
 
 
-def adjuster(clients: Sequence[LoadClient], owned: list[list[CourseRef]], counter: list[int]) -> Request:
-    """Each worker cycles through its own courses; on a refusal it re-reads the course."""
+T = TypeVar("T")
+
+
+def rotation(owned: list[list[T]]) -> Callable[[int], T]:
+    """Worker w's next aggregate: each worker cycles through its own."""
     turn = [0] * len(owned)
 
-    async def request(w: int) -> str | None:
+    def next_for(w: int) -> T:
         mine = owned[w]
-        course = mine[turn[w] % len(mine)]
         turn[w] += 1
+        return mine[(turn[w] - 1) % len(mine)]
+
+    return next_for
+
+
+def adjuster(clients: Sequence[LoadClient], owned: list[list[CourseRef]], counter: list[int]) -> Request:
+    """Each worker cycles through its own courses; on a refusal it re-reads the course."""
+    next_course = rotation(owned)
+
+    async def request(w: int) -> str | None:
+        course = next_course(w)
         path = f"/v1/patients/{course.patient_id}/medications/{course.medication_id}"
         status, answer = await clients[w].request("POST", f"{path}/dose-adjustments", adjust_body(course))
         if status == 201:
@@ -440,7 +457,7 @@ async def enroll(client: httpx.AsyncClient, assessment: Service, n: int, concurr
 
 
 async def wait_directory(conn: asyncpg.Connection, patient_ids: list[str], timeout: float = 60.0) -> None:
-    """Pharmacy's patient directory (its projection of the assessment topic) knows them all."""
+    """The service's patient directory (its projection of the assessment topic) knows them all."""
     deadline = time.monotonic() + timeout
     while True:
         with contextlib.suppress(asyncpg.UndefinedTableError):
@@ -449,7 +466,7 @@ async def wait_directory(conn: asyncpg.Connection, patient_ids: list[str], timeo
             if known == len(patient_ids):
                 return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"pharmacy's directory did not learn the {len(patient_ids)} patients "
+            raise RuntimeError(f"the service's directory did not learn the {len(patient_ids)} patients "
                                f"in {timeout:.0f} s")
         await asyncio.sleep(0.1)
 
@@ -525,8 +542,8 @@ async def connect(env: dict[str, str], service: str, schema: str) -> asyncpg.Con
                                  server_settings={"search_path": schema})
 
 
-async def cleanup(env: dict[str, str], run_id: str) -> None:
-    for svc in SERVICES:
+async def cleanup(env: dict[str, str], run_id: str, services: Sequence[str] = SERVICES) -> None:
+    for svc in services:
         with contextlib.suppress(Exception):
             conn = await asyncpg.connect(plain_dsn(env[f"CARECOORD_{svc.upper()}_DATABASE_URL"]))
             try:
@@ -545,78 +562,116 @@ async def cleanup(env: dict[str, str], run_id: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_services(env: dict[str, str]) -> AsyncIterator[dict[str, Service]]:
-    services = {name: start_service(name, env) for name in SERVICES}
+async def running_services(env: dict[str, str], names: Sequence[str] = SERVICES) -> AsyncIterator[dict[str, Service]]:
+    services = {name: start_service(name, env) for name in names}
     try:
         yield services
     finally:
         await asyncio.to_thread(stop_services, list(services.values()))
 
 
+@dataclass(frozen=True)
+class Workload:
+    """What one service's HTTP bench measures: the service, how each enrolled patient gets an
+    aggregate to work on, and the request each closed-loop worker sends."""
+
+    service: str
+    request_label: str  # "POST dose-adjustments"
+    noun: str  # "dose adjustments", for progress lines and the summary
+    event_type: bytes  # ce_type of the record each accepted request puts on the topic
+    aggregates: str  # "courses", for the setup line
+    prepare: Callable[[httpx.AsyncClient, Service, list[str], Sequence[LoadClient]], Awaitable[list[Any]]]
+    requester: Callable[[Sequence[LoadClient], list[list[Any]], list[int]], Request]
+    notes: Callable[[], list[str]] = list  # extra summary lines, read after the run
+
+    @property
+    def event_name(self) -> str:
+        return self.event_type.decode().split(".")[2]
+
+
+async def _start_courses(client: httpx.AsyncClient, pharmacy: Service, patient_ids: list[str],
+                         clients: Sequence[LoadClient]) -> list[CourseRef]:
+    return await start_courses(client, pharmacy, patient_ids, len(clients))
+
+
+DOSE_ADJUSTMENTS = Workload(service="pharmacy", request_label="POST dose-adjustments", noun="dose adjustments",
+                            event_type=DOSE_ADJUSTED, aggregates="courses", prepare=_start_courses,
+                            requester=adjuster)
+
+
 async def bench_http(sizes: HttpSizes, run_id: str | None = None, client_kind: str = "raw") -> HttpReport:
+    return await run_workload(DOSE_ADJUSTMENTS, sizes, run_id, client_kind)
+
+
+async def run_workload(workload: Workload, sizes: HttpSizes, run_id: str | None = None,
+                       client_kind: str = "raw") -> HttpReport:
     run_id = run_id or uuid.uuid4().hex[:8]
-    env = service_env(run_id)
-    token = issue_token(env["CARECOORD_JWT_SECRET"], sub="bench-prescriber",
-                        roles=["coordinator", "prescriber"], clinics=[CLINIC], ttl_seconds=3600)
-    progress(f"http: run {run_id}: serving assessment and pharmacy (schemas bench_{run_id}_*, "
+    name = workload.service
+    names = ("assessment", name)
+    env = service_env(run_id, names)
+    token = issue_token(env["CARECOORD_JWT_SECRET"], sub="bench-clinician",
+                        roles=["coordinator", "prescriber", "therapist"], clinics=[CLINIC], ttl_seconds=3600)
+    progress(f"http: run {run_id}: serving assessment and {name} (schemas bench_{run_id}_*, "
              f"topics bench{run_id}.*)")
     t_setup = time.perf_counter()
     limits = httpx.Limits(max_connections=sizes.workers, max_keepalive_connections=sizes.workers)
     try:
-        async with running_services(env) as svc, httpx.AsyncClient(
+        async with running_services(env, names) as svc, httpx.AsyncClient(
                 headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30.0) as client:
-            assessment, pharmacy = svc["assessment"], svc["pharmacy"]
-            await wait_ready(client, [assessment, pharmacy])
+            assessment, service = svc["assessment"], svc[name]
+            await wait_ready(client, [assessment, service])
             progress(f"http: both ready after {time.perf_counter() - t_setup:.1f} s "
-                     f"(assessment :{assessment.port}, pharmacy :{pharmacy.port})")
-            ph_conn = await connect(env, "pharmacy", f"bench_{run_id}_pharmacy")
+                     f"(assessment :{assessment.port}, {name} :{service.port})")
+            conn = await connect(env, name, f"bench_{run_id}_{name}")
             clients: list[LoadClient] = (
-                [RawConnection("127.0.0.1", pharmacy.port, {"Authorization": f"Bearer {token}"})
+                [RawConnection("127.0.0.1", service.port, {"Authorization": f"Bearer {token}"})
                  for _ in range(sizes.workers)] if client_kind == "raw"
-                else [HttpxClient(client, pharmacy.base)] * sizes.workers)
+                else [HttpxClient(client, service.base)] * sizes.workers)
             try:
                 patients = await enroll(client, assessment, sizes.patients, sizes.workers)
-                await wait_directory(ph_conn, patients)
-                courses = await start_courses(client, pharmacy, patients, sizes.workers)
+                await wait_directory(conn, patients)
+                refs = await workload.prepare(client, service, patients, clients)
                 setup = time.perf_counter() - t_setup
-                progress(f"http: {len(courses)} patients enrolled and courses started; setup took {setup:.1f} s")
-                owned: list[list[CourseRef]] = [courses[w::sizes.workers] for w in range(sizes.workers)]
+                progress(f"http: {len(refs)} patients enrolled and their {workload.aggregates} set up; "
+                         f"setup took {setup:.1f} s")
+                owned: list[list[Any]] = [refs[w::sizes.workers] for w in range(sizes.workers)]
                 if not all(owned):
                     raise ValueError("need at least as many patients as workers")
 
                 health = health_check(clients)
-                # Health first, so the relay's catch-up after the adjustments cannot slow it.
-                await closed_loop("health", sizes.workers, sizes.warmup, health, pharmacy, record=False)
+                # Health first, so the relay's catch-up after the measured commands cannot slow it.
+                await closed_loop("health", sizes.workers, sizes.warmup, health, service, record=False)
                 health_result = await closed_loop(f"GET /health ({sizes.workers} workers)", sizes.workers,
-                                                  sizes.duration, health, pharmacy)
+                                                  sizes.duration, health, service)
                 progress(f"http: GET /health {health_result.rate:,.0f}/s, p50 "
                          f"{health_result.percentile(50):.1f} ms")
 
                 accepted = [0]
-                request = adjuster(clients, owned, accepted)
-                warm = await closed_loop("adjust", sizes.workers, sizes.warmup, request, pharmacy, record=False)
-                alone = adjuster(clients, [courses], accepted)  # one worker, every course in turn
-                single = await closed_loop("POST dose-adjustments (1 worker)", 1, sizes.single, alone, pharmacy)
-                adjust_result = await closed_loop(f"POST dose-adjustments ({sizes.workers} workers)",
-                                                  sizes.workers, sizes.duration, request, pharmacy)
-                adjust_result.errors.update(warm.errors)  # a refusal in the warm-up is still a refusal
-                progress(f"http: dose adjustments, 1 worker: {single.rate:,.0f}/s, p50 {single.percentile(50):.1f} ms")
-                left = await unsent(ph_conn)
-                progress(f"http: dose adjustments {adjust_result.rate:,.0f}/s, p50 "
-                         f"{adjust_result.percentile(50):.1f} ms, {adjust_result.error_count} errors; "
+                request = workload.requester(clients, owned, accepted)
+                warm = await closed_loop("warm-up", sizes.workers, sizes.warmup, request, service, record=False)
+                alone = workload.requester(clients, [refs], accepted)  # one worker, every aggregate in turn
+                single = await closed_loop(f"{workload.request_label} (1 worker)", 1, sizes.single, alone, service)
+                load = await closed_loop(f"{workload.request_label} ({sizes.workers} workers)",
+                                         sizes.workers, sizes.duration, request, service)
+                load.errors.update(warm.errors)  # a refusal in the warm-up is still a refusal
+                progress(f"http: {workload.noun}, 1 worker: {single.rate:,.0f}/s, p50 {single.percentile(50):.1f} ms")
+                left = await unsent(conn)
+                progress(f"http: {workload.noun} {load.rate:,.0f}/s, p50 "
+                         f"{load.percentile(50):.1f} ms, {load.error_count} errors; "
                          f"{left} outbox rows unsent at the end")
-                drained = await wait_drained(ph_conn, timeout=30)
-                topic = f"bench{run_id}.carecoord.pharmacy.events.v1"
-                on_topic = await count_on_topic(env["CARECOORD_KAFKA_BOOTSTRAP_SERVERS"], topic, DOSE_ADJUSTED)
-                longest = int(await ph_conn.fetchval("SELECT coalesce(max(stream_version), 0) FROM events"))
+                drained = await wait_drained(conn, timeout=30)
+                topic = f"bench{run_id}.carecoord.{name}.events.v1"
+                on_topic = await count_on_topic(env["CARECOORD_KAFKA_BOOTSTRAP_SERVERS"], topic,
+                                                workload.event_type)
+                longest = int(await conn.fetchval("SELECT coalesce(max(stream_version), 0) FROM events"))
             finally:
-                await ph_conn.close()
+                await conn.close()
                 for c in clients:
                     await c.close()
     finally:
         progress("http: stopping services, dropping schemas and topics")
-        await cleanup(env, run_id)
-    return HttpReport(sizes, adjust_result, single, health_result,
+        await cleanup(env, run_id, names)
+    return HttpReport(workload, sizes, load, single, health_result,
                       RelayCheck(accepted[0], left, drained, on_topic), setup, longest)
 
 
@@ -626,7 +681,7 @@ async def bench_http(sizes: HttpSizes, run_id: str | None = None, client_kind: s
 def table(report: HttpReport) -> str:
     head = ["metric", "requests/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ok", "errors"]
     body = []
-    for r in (report.adjust, report.single, report.health):
+    for r in (report.load, report.single, report.health):
         errors = str(r.error_count) + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(r.errors.items()))})"
                                        if r.errors else "")
         body.append([r.name, f"{r.rate:,.0f}", f"{r.percentile(50):.1f}", f"{r.percentile(90):.1f}",
@@ -644,16 +699,16 @@ def table(report: HttpReport) -> str:
 
 
 def summary(report: HttpReport) -> str:
-    a, h, relay = report.adjust, report.health, report.relay
+    a, h, relay, work = report.load, report.health, report.relay, report.workload
     drained = (f"outbox empty {relay.drained_after:.1f} s after the load" if relay.drained_after is not None
                else "outbox NOT empty 30 s after the load")
     caught_up = "yes" if relay.on_topic == relay.accepted else "NO"
     lines = [
-        f"  adjust/health ({a.workers} workers): rate {a.rate / h.rate:.3f}, "
-        f"p50 {a.percentile(50) / h.percentile(50):.1f}x" if h.rate and a.rate else "  adjust/health: n/a",
-        "  adjustments/s by quarter of the window: " + ", ".join(f"{q:,.0f}" for q in a.quarter_rates())
+        f"  {work.noun}/health ({a.workers} workers): rate {a.rate / h.rate:.3f}, "
+        f"p50 {a.percentile(50) / h.percentile(50):.1f}x" if h.rate and a.rate else f"  {work.noun}/health: n/a",
+        f"  {work.noun}/s by quarter of the window: " + ", ".join(f"{q:,.0f}" for q in a.quarter_rates())
         + f" (streams grow to {report.max_stream_version} events; commands read only events after their cached state)",
-        f"  relay: {relay.on_topic:,} DoseAdjusted on the topic for {relay.accepted:,} accepted "
+        f"  relay: {relay.on_topic:,} {work.event_name} on the topic for {relay.accepted:,} accepted "
         f"(warm-up and 1-worker line included; caught up: {caught_up}); {relay.unsent_at_end:,} unsent when the load "
         f"stopped, {drained}",
     ]
@@ -661,35 +716,44 @@ def summary(report: HttpReport) -> str:
         per = r.service_cpu / (r.ok + r.error_count) * 1000 if r.ok + r.error_count else float("nan")
         lines.append(f"  cpu, {r.name}: service {per:.2f} ms/request ({r.service_cpu / r.elapsed:.0%} of one "
                      f"core), client {r.client_cpu / r.elapsed:.0%}, machine {r.machine_busy:.0%} busy")
-    lines.append(f"  setup (start both services, enroll {report.sizes.patients}, start their courses): "
+    lines.extend(f"  {note}" for note in work.notes())
+    lines.append(f"  setup (start both services, enroll {report.sizes.patients}, set up their {work.aggregates}): "
                  f"{report.setup_seconds:.1f} s")
     return "\n".join(lines)
 
 
 def render(report: HttpReport) -> str:
     s = report.sizes
-    title = (f"pharmacy over HTTP (service processes as `make up` runs them; closed loop, keep-alive; "
-             f"{s.warmup:.0f} s warm-up, then {s.duration:.0f} s per {s.workers}-worker line, "
+    title = (f"{report.workload.service} over HTTP (service processes as `make up` runs them; closed loop, "
+             f"keep-alive; {s.warmup:.0f} s warm-up, then {s.duration:.0f} s per {s.workers}-worker line, "
              f"{s.single:.0f} s for 1 worker)")
     return "\n".join([title, "", table(report), "", summary(report)])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+Bench = Callable[[HttpSizes, str | None, str], Coroutine[Any, Any, HttpReport]]
+
+
+def cli(argv: Sequence[str] | None, bench: Bench, prog: str, description: str | None) -> int:
+    """The standalone command line of an HTTP bench module."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="bench-http", description=__doc__)
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--quick", action="store_true", help="5 s per line instead of 20")
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw",
                         help="load generator: raw keep-alive sockets (default) or a shared httpx.AsyncClient")
-    parser.add_argument("--patients", type=int, help="courses to spread the load over (fewer: longer streams)")
+    parser.add_argument("--patients", type=int, help="aggregates to spread the load over (fewer: longer streams)")
     args = parser.parse_args(argv)
     sizes = HttpSizes.quick() if args.quick else HttpSizes.full()
     if args.patients:
         sizes = dataclasses.replace(sizes, patients=args.patients)
-    report = asyncio.run(bench_http(sizes, client_kind=args.client))
+    report = asyncio.run(bench(sizes, None, args.client))
     print()
     print(render(report))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli(argv, bench_http, "bench-http", __doc__)
 
 
 if __name__ == "__main__":
