@@ -2,6 +2,7 @@
 
     carecoord token --role prescriber --clinic clinic-a     a local bearer token
     carecoord serve pharmacy [--port 8002]                  run one service
+    carecoord dlq replay --topic T [--group G]              dead letters back to their topic
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib
 import sys
 
 from shared.auth.cli import add_token_parser
+from shared.projection.dlq import add_dlq_parser
 
 SERVICES = {"assessment": 8001, "pharmacy": 8002, "therapy": 8003, "coordination": 8004}
 
@@ -33,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(func=_serve)
+    add_dlq_parser(sub)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result
