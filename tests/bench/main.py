@@ -1,5 +1,6 @@
-"""Run every kernel benchmark once, print the comparison table, then the pharmacy service
-over HTTP (tests/bench/http_pharmacy.py) and its table; clean up.
+"""Run every kernel benchmark once, print the comparison table, then each service over HTTP
+(pharmacy dose adjustments, tests/bench/http_pharmacy.py; therapy session completions,
+tests/bench/http_therapy.py) and their tables; clean up.
 
 Reads ``CARECOORD_PG_URL`` and ``CARECOORD_KAFKA_BOOTSTRAP_SERVERS`` (deploy/local/run_bench.py
 sets them from the local stack). Everything it creates (schemas ``bench_<run>_*``, topics
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.telemetry import TelemetryConfig, setup_tracing
+from tests.bench import http_pharmacy, http_therapy
 from tests.bench.appends import bench_appends
 from tests.bench.common import (
     BenchEnv,
@@ -30,11 +32,12 @@ from tests.bench.common import (
     new_run_id,
     progress,
 )
-from tests.bench.http_pharmacy import HttpSizes, bench_http, render
+from tests.bench.http_pharmacy import Bench, HttpSizes, render
 from tests.bench.projection import bench_projection
 from tests.bench.relay import bench_relay
 
 PARTS = ("ours", "raw", "es", "relay", "proj")
+HTTP_BENCHES: tuple[Bench, ...] = (http_pharmacy.bench_http, http_therapy.bench_http)
 
 
 def table(rows: Sequence[Comparison]) -> str:
@@ -102,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smaller run (about a quarter)")
     parser.add_argument("--only", choices=["kernel", "http"], help="run one part only")
-    parser.add_argument("--skip-http", action="store_true", help="skip the pharmacy-over-HTTP part")
+    parser.add_argument("--skip-http", action="store_true", help="skip the services-over-HTTP parts")
     args = parser.parse_args(argv)
     sizes = Sizes.quick() if args.quick else Sizes.full()
     run_id = new_run_id()
@@ -122,9 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("rounds:")
         print(spread(rows))
         missed = [c.metric for c in rows if c.meets is False]
-    if args.only in (None, "http") and not args.skip_http:
+    http_parts = HTTP_BENCHES if args.only in (None, "http") and not args.skip_http else ()
+    for bench in http_parts:
         load_before = os.getloadavg()[0]
-        report = asyncio.run(bench_http(HttpSizes.quick() if args.quick else HttpSizes.full(), run_id))
+        # A run id of its own: the previous part's topics are being deleted and cannot be made again at once.
+        report = asyncio.run(bench(HttpSizes.quick() if args.quick else HttpSizes.full(), new_run_id(), "raw"))
         print()
         print(f"{render(report)}\n  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print()
