@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import TYPE_CHECKING, Any
 
 from services.coordination.domain import (
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from services.coordination.deps import CoordinationContext
 
 SERVICE = "coordination"
-ATTEMPTS = 3
+ATTEMPTS = 8  # enough for a whole team deciding about one patient in the same moment
 
 DECIDER: Decider[CarePlanState, Command] = Decider(INITIAL_STATE, decide, evolve)
 
@@ -52,6 +54,7 @@ async def handle(ctx: CoordinationContext, cmd: Command, clinic: str, meta: Meta
         except ConcurrencyError:
             if attempt == ATTEMPTS:
                 raise
+            await asyncio.sleep(random.uniform(0, 0.005 * attempt))  # de-synchronise the losers
     raise AssertionError("unreachable")
 
 
