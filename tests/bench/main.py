@@ -32,11 +32,12 @@ from tests.bench.common import (
     new_run_id,
     progress,
 )
+from tests.bench.coordination import bench_coordination
 from tests.bench.http_pharmacy import Bench, HttpSizes, render
 from tests.bench.projection import bench_projection
 from tests.bench.relay import bench_relay
 
-PARTS = ("ours", "raw", "es", "relay", "proj")
+PARTS = ("ours", "raw", "es", "relay", "proj", "coord")
 HTTP_BENCHES: tuple[Bench, ...] = (http_pharmacy.bench_http, http_therapy.bench_http)
 
 
@@ -92,6 +93,7 @@ async def run(sizes: Sizes, run_id: str) -> list[Comparison]:
         rows += await bench_appends(env)
         rows += await bench_relay(env)
         rows += await bench_projection(env)
+        rows += await bench_coordination(env)
     finally:
         progress("cleaning up schemas and topics")
         with contextlib.suppress(Exception):

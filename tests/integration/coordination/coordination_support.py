@@ -19,11 +19,18 @@ from fastapi import FastAPI
 
 from services.assessment.app import create_app as create_assessment
 from services.coordination.app import create_app as create_coordination
+from services.coordination.handlers import registry
+from services.coordination.migrations import migrate_read_models
+from services.coordination.projection.store import CoordinationProjection
+from services.coordination.status import partition_offsets
 from services.pharmacy.app import create_app as create_pharmacy
+from shared.directory import migrate_directory
 from shared.envelope import Envelope, event_type
 from shared.kafka import headers as ce
 from shared.kafka.clients import make_producer
+from shared.projection import ProjectionRunner
 from shared.settings import ServiceSettings
+from tests.bench.coordination import publish
 from tests.support.services import make_settings, running, token
 
 COORDINATOR = token("coordinator", "assessor", "prescriber", "therapist", clinics=("clinic-a", "clinic-b"))
@@ -133,3 +140,45 @@ async def checksum(pool: asyncpg.Pool) -> dict[str, str]:
         rows = await pool.fetch(sql)
         out[name] = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest() + f":{len(rows)}"
     return out
+
+
+async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
+    """Whether ``group`` has committed every partition of ``topics`` to its end."""
+    offsets = await partition_offsets(bootstrap, group, topics)
+    return all((committed or 0) >= end for _, committed, end in offsets)
+
+
+@contextlib.asynccontextmanager
+async def projecting(pool: asyncpg.Pool, bootstrap: str, group: str, topics: list[str]
+                     ) -> AsyncIterator[ProjectionRunner]:
+    """The coordination projection as a bare runner (its own group) for the block."""
+    await migrate_directory(pool)
+    await migrate_read_models(pool)
+    runner = ProjectionRunner(pool=pool, bootstrap_servers=bootstrap, group_id=group, topics=topics,
+                              projection=CoordinationProjection(registry()), partitions=3, max_backoff=0.5)
+    await runner.migrate()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        yield runner
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+async def until_caught_up(runner: ProjectionRunner, timeout: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await caught_up(runner.bootstrap_servers, runner.group_id, list(runner.topics)):
+        if loop.time() > deadline:
+            raise AssertionError(f"group {runner.group_id} did not reach the end of its topics")
+        await asyncio.sleep(0.2)
+
+
+def input_topics(settings: ServiceSettings) -> list[str]:
+    return [settings.topic(s) for s in ("assessment", "pharmacy", "therapy", "coordination")]
+
+
+async def publish_history(bootstrap: str, settings: ServiceSettings, events: Sequence[Envelope]) -> None:
+    await publish(bootstrap, {s: settings.topic(s) for s in ("assessment", "pharmacy", "therapy", "coordination")},
+                  list(events))
