@@ -1,9 +1,12 @@
-"""The team's decisions over HTTP: parse → authorise → command → handler → response."""
+"""The team's decisions over HTTP: parse → authorise → command → handler → response.
+
+Scoping, erasure (409), idempotency and the rest are the same as in every service
+(``shared.patient_api``)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -20,10 +23,8 @@ from services.coordination.schemas import (
     EscalationResponse,
 )
 from shared.auth import Principal, Role, require_roles
-from shared.handler import Hook, Outcome
 from shared.idempotency import ToBody
-from shared.request_context import command_metadata
-from shared.service import patient_clinic, run_command
+from shared.patient_api import submit
 
 router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["team decisions"])
 
@@ -31,14 +32,9 @@ WRITERS = (Role.COORDINATOR, Role.PRESCRIBER, Role.THERAPIST)
 Writer = Annotated[Principal, Depends(require_roles(*WRITERS))]
 
 
-async def _command(request: Request, ctx: CoordinationContext, principal: Principal, patient_id: str,
-                   command: Command, to_body: ToBody) -> JSONResponse:
-    clinic = await patient_clinic(ctx, principal, patient_id)
-
-    async def run(within: Hook | None) -> Outcome[Any]:
-        return await handlers.handle(ctx, command, clinic, command_metadata(request, principal), within)
-
-    return await run_command(request, ctx, principal, run, to_body)
+async def _submit(request: Request, ctx: CoordinationContext, principal: Principal, command: Command,
+                  to_body: ToBody) -> JSONResponse:
+    return await submit(request, ctx, principal, command.patient_id, handlers.executor(ctx, command), to_body)
 
 
 @router.post("/escalations", status_code=201, response_model=EscalationResponse,
@@ -48,7 +44,7 @@ async def escalate(patient_id: str, body: EscalationRequest, request: Request, c
     command = DecideEscalation(patient_id=patient_id, escalation_id=str(uuid.uuid4()), target=body.target,
                                reason=body.reason, decided_at=body.decided_at, due_by=body.due_by,
                                decided_by=principal.staff_id)
-    return await _command(request, ctx, principal, patient_id, command, handlers.escalation_body)
+    return await _submit(request, ctx, principal, command, handlers.escalation_body)
 
 
 @router.post("/care-plan-reviews", status_code=201, response_model=CarePlanReviewResponse,
@@ -58,7 +54,7 @@ async def review(patient_id: str, body: CarePlanReviewRequest, request: Request,
     command = ReviewCarePlan(patient_id=patient_id, review_id=str(uuid.uuid4()), reason=body.reason,
                              reviewed_at=body.reviewed_at, goals=tuple(body.goals),
                              reviewed_by=principal.staff_id)
-    return await _command(request, ctx, principal, patient_id, command, handlers.review_body)
+    return await _submit(request, ctx, principal, command, handlers.review_body)
 
 
 @router.post("/case-conferences", status_code=201, response_model=CaseConferenceResponse,
@@ -68,4 +64,4 @@ async def conference(patient_id: str, body: CaseConferenceRequest, request: Requ
     command = HoldCaseConference(patient_id=patient_id, conference_id=str(uuid.uuid4()), held_at=body.held_at,
                                  attendees=tuple(body.attendees), decisions=tuple(body.decisions),
                                  recorded_by=principal.staff_id)
-    return await _command(request, ctx, principal, patient_id, command, handlers.conference_body)
+    return await _submit(request, ctx, principal, command, handlers.conference_body)

@@ -41,6 +41,7 @@ async def _start(rt: Runtime) -> Started[CoordinationContext]:
     await migrate_read_models(rt.pool)
     runner = projection_runner(rt)
     await runner.migrate()
+    rt.consumers.append(runner)  # /ready reports it
     context = CoordinationContext(rt, idempotency, PatientDirectory(rt.pool), handlers.command_handler(rt.store),
                                   runner)
     return Started(context, [runner.run])

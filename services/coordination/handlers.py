@@ -18,6 +18,7 @@ from shared.envelope import EventRegistry, Metadata
 from shared.eventstore import EventStore
 from shared.eventstore.base import ConcurrencyError
 from shared.handler import CommandHandler, Decider, Hook, Outcome
+from shared.patient_api import Execute
 
 if TYPE_CHECKING:
     from services.coordination.deps import CoordinationContext
@@ -42,20 +43,26 @@ def stream_of(patient_id: str) -> str:
     return f"care-plan-{patient_id}"
 
 
-async def handle(ctx: CoordinationContext, cmd: Command, clinic: str, meta: Metadata,
-                 within: Hook | None) -> Outcome[CarePlanState]:
-    """Decide and append; a concurrent decision about the same patient is decided again on
-    the new state instead of being answered 409: team decisions do not depend on one
-    another (only on their ids being new), so the client has nothing to reconsider."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return await ctx.care_plans.execute(stream_of(cmd.patient_id), cmd, subject=cmd.patient_id,
-                                                clinic_id=clinic, metadata=meta, within=within)
-        except ConcurrencyError:
-            if attempt == ATTEMPTS:
-                raise
-            await asyncio.sleep(random.uniform(0, 0.005 * attempt))  # de-synchronise the losers
-    raise AssertionError("unreachable")
+def executor(ctx: CoordinationContext, command: Command) -> Execute:
+    """The command bound to the patient's care-plan stream.
+
+    A concurrent decision about the same patient is decided again on the new state instead
+    of being answered 409: team decisions do not depend on one another (only on their ids
+    being new), so the client would have nothing to reconsider."""
+
+    async def execute(clinic: str, metadata: Metadata, within: Hook | None) -> Outcome[CarePlanState]:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await ctx.care_plans.execute(stream_of(command.patient_id), command,
+                                                    subject=command.patient_id, clinic_id=clinic,
+                                                    metadata=metadata, within=within)
+            except ConcurrencyError:
+                if attempt == ATTEMPTS:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.005 * attempt))  # de-synchronise the losers
+        raise AssertionError("unreachable")
+
+    return execute
 
 
 def _recorded(outcome: Outcome[Any]) -> dict[str, Any]:

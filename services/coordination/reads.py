@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime
 
 from services.coordination.deps import Context, CoordinationContext
@@ -23,27 +23,24 @@ from services.coordination.timeline_query import (
     page_of,
     timeline_query,
 )
-from shared.access_log import record_access
-from shared.auth import Principal, Role, require_roles
-from shared.service import patient_clinic
+from shared.auth import Principal
+from shared.patient_api import ClinicalReader, read_access
 
 router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["timeline and summary"])
 
-READERS = (Role.PRESCRIBER, Role.THERAPIST, Role.ASSESSOR, Role.COORDINATOR, Role.ADMIN, Role.AUDITOR)
-Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 NOT_PROJECTED = "patient not found"
 
 
 async def _projected(ctx: CoordinationContext, principal: Principal, patient_id: str, action: str
                      ) -> PatientSummary:
-    """The patient's summary, once the caller may see the patient and the projection has
-    seen the enrolment (404 until then, like an unknown patient); the read is logged."""
-    clinic = await patient_clinic(ctx, principal, patient_id)
+    """The patient's summary, once the caller may see the patient (404 otherwise, the read
+    logged) and the projection has seen the enrolment (404 until then, like an unknown
+    patient; the directory and the summary are written in one transaction, so this is rare)."""
+    await read_access(ctx, principal, patient_id, action)
     state = await ctx.pool.fetchval(
         "SELECT state FROM patient_summaries WHERE patient_id = $1 AND enrolled_at IS NOT NULL", patient_id)
     if state is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_PROJECTED)
-    await record_access(ctx.pool, principal, clinic, patient_id, action)
     return PatientSummary.model_validate_json(state)
 
 
@@ -55,7 +52,7 @@ def _codes(values: list[str] | None) -> tuple[str, ...]:
 @router.get("/timeline", response_model=TimelineResponse,
             summary="Every event of the patient in clinical order (occurred_at, then recorded_at)")
 async def timeline(
-    patient_id: str, ctx: Context, principal: Reader,
+    patient_id: str, ctx: Context, principal: ClinicalReader,
     types: Annotated[list[str] | None, Query(description="event names, e.g. DoseAdjusted")] = None,
     services: Annotated[list[str] | None, Query(description="assessment, pharmacy, therapy, coordination")] = None,
     occurred_from: Annotated[AwareDatetime | None, Query(alias="from", description="inclusive")] = None,
@@ -79,6 +76,6 @@ async def timeline(
 
 
 @router.get("/summary", summary="The patient's care at a glance: medications, therapy, scores, decisions")
-async def summary(patient_id: str, ctx: Context, principal: Reader) -> dict[str, Any]:
+async def summary(patient_id: str, ctx: Context, principal: ClinicalReader) -> dict[str, Any]:
     state = await _projected(ctx, principal, patient_id, "read summary")
     return summary_view(state, datetime.now(UTC))

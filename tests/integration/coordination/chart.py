@@ -1,6 +1,5 @@
-"""A patient's chart written through the real HTTP APIs (assessment, pharmacy, coordination)
-and, for therapy, as events on its topic; each entry remembers the timeline text it must
-produce. Not a test module."""
+"""A patient's chart written through the real HTTP APIs of the four services; each entry
+remembers the timeline text it must produce. Not a test module."""
 
 from __future__ import annotations
 
@@ -8,10 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from coordination_support import Episode, Stack
+from coordination_support import Stack
 
-from shared.kafka import headers as ce
 from tests.support.services import token
 
 CLINICIAN = {"clinic-a": token("coordinator", "assessor", "prescriber", "therapist", clinics=("clinic-a",)),
@@ -29,13 +26,12 @@ class Expected:
 @dataclass
 class Chart:
     stack: Stack
-    producer: AIOKafkaProducer
     patient_id: str
     t0: datetime
     clinic: str = "clinic-a"
     expected: list[Expected] = field(default_factory=list)
     courses: dict[str, tuple[str, int]] = field(default_factory=dict)  # drug → (medication id, version)
-    episode: Episode | None = None
+    episode_id: str | None = None
 
     def day(self, n: float, hour: int = 9, minute: int = 0) -> datetime:
         return self.t0 + timedelta(days=n, hours=hour - 9, minutes=minute)
@@ -92,14 +88,47 @@ class Chart:
             "reason": "no longer needed", "effective_at": at.isoformat()})
         self._expect(at, "pharmacy", "MedicationDiscontinued", summary)
 
-    async def therapy(self, name: str, at: datetime, summary: str, **payload: Any) -> None:
-        if self.episode is None:
-            self.episode = Episode(self.patient_id, self.clinic)
-        env = self.episode.event(name, at, **payload)
-        key, value, headers = ce.encode(env)
-        await self.producer.send_and_wait(self.stack.settings.topic("therapy"), value=value, key=key,
-                                          headers=headers)
-        self._expect(at, "therapy", name, summary)
+    async def episode(self, modality: str, step: int, at: datetime, summary: str, setting: str | None = None
+                      ) -> None:
+        assert self.stack.therapy is not None
+        body = await self._post(self.stack.therapy, "/episodes", {
+            "modality": modality, "care_step": step, "started_at": at.isoformat(), "setting": setting})
+        self.episode_id = body["episode_id"]
+        self._expect(at, "therapy", "TherapyEpisodeStarted", summary)
+
+    async def _session_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        assert self.stack.therapy is not None
+        return await self._post(self.stack.therapy, f"/episodes/{self.episode_id}{path}", body)
+
+    async def schedule(self, at: datetime, summary: str) -> str:
+        """A session booked now for ``at`` (in the past here: the event's time is the session's)."""
+        body = await self._session_post("/sessions", {"scheduled_at": at.isoformat()})
+        self._expect(at, "therapy", "SessionScheduled", summary)
+        return str(body["session_id"])
+
+    async def complete(self, session: str, at: datetime, minutes: int, summary: str) -> None:
+        await self._session_post(f"/sessions/{session}/completion", {
+            "completed_at": at.isoformat(), "duration_min": minutes, "techniques": ["thought_record"],
+            "homework": ["activity_scheduling"]})
+        self._expect(at, "therapy", "SessionCompleted", summary)
+
+    async def no_show(self, session: str, at: datetime, summary: str) -> None:
+        await self._session_post(f"/sessions/{session}/no-show", {})
+        self._expect(at, "therapy", "SessionMissed", summary)
+
+    async def cancel(self, session: str, at: datetime, by: str, summary: str) -> None:
+        await self._session_post(f"/sessions/{session}/cancellation", {"cancelled_at": at.isoformat(), "by": by})
+        self._expect(at, "therapy", "SessionCancelled", summary)
+
+    async def change_modality(self, modality: str, reason: str, at: datetime, summary: str) -> None:
+        await self._session_post("/modality-changes", {"modality": modality, "reason": reason,
+                                                       "changed_at": at.isoformat()})
+        self._expect(at, "therapy", "ModalityChanged", summary)
+
+    async def step(self, to_step: int, reason: str, at: datetime, summary: str) -> None:
+        await self._session_post("/care-step-changes", {"to_step": to_step, "reason": reason,
+                                                        "changed_at": at.isoformat()})
+        self._expect(at, "therapy", "CareStepChanged", summary)
 
     async def escalate(self, target: str, reason: str, at: datetime, summary: str,
                        due_by: datetime | None = None) -> dict[str, Any]:

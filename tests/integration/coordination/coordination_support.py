@@ -1,5 +1,5 @@
 """Shared pieces of coordination's integration tests: the services in-process, hand-made
-therapy events (until the therapy service runs in these tests), and waits on the read models.
+events (therapy's, poison, synthetic histories), waits on the read models and checksums.
 Not a test module (no ``test_`` prefix)."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from services.coordination.migrations import migrate_read_models
 from services.coordination.projection.store import CoordinationProjection
 from services.coordination.status import partition_offsets
 from services.pharmacy.app import create_app as create_pharmacy
+from services.therapy.app import create_app as create_therapy
 from shared.directory import migrate_directory
 from shared.envelope import Envelope, event_type
 from shared.kafka import headers as ce
@@ -44,6 +45,7 @@ class Stack:
     app: FastAPI
     settings: ServiceSettings
     kafka: str
+    therapy: httpx.AsyncClient | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -51,13 +53,22 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def clinical_stack(pg_url: str, kafka: str, schema: str, namespace: str) -> AsyncIterator[Stack]:
+async def clinical_stack(pg_url: str, kafka: str, schema: str, namespace: str, *,
+                         with_therapy: bool = False) -> AsyncIterator[Stack]:
+    """Assessment, pharmacy and coordination in-process (and therapy, when asked for: the
+    other tests put therapy's events on its topic themselves)."""
     common: dict[str, Any] = dict(pg_url=pg_url, kafka=kafka, schema=schema, namespace=namespace)
     c_settings = make_settings("coordination", **common)
-    async with running(create_assessment, make_settings("assessment", **common)) as (_, assessment), \
-            running(create_pharmacy, make_settings("pharmacy", **common)) as (_, pharmacy), \
-            running(create_coordination, c_settings) as (app, coordination):
-        yield Stack(assessment, pharmacy, coordination, app, c_settings, kafka)
+    async with contextlib.AsyncExitStack() as services:
+        _, assessment = await services.enter_async_context(
+            running(create_assessment, make_settings("assessment", **common)))
+        _, pharmacy = await services.enter_async_context(running(create_pharmacy, make_settings("pharmacy", **common)))
+        therapy = None
+        if with_therapy:
+            _, therapy = await services.enter_async_context(
+                running(create_therapy, make_settings("therapy", **common)))
+        app, coordination = await services.enter_async_context(running(create_coordination, c_settings))
+        yield Stack(assessment, pharmacy, coordination, app, c_settings, kafka, therapy)
 
 
 async def enroll(client: httpx.AsyncClient, clinic: str = "clinic-a") -> str:

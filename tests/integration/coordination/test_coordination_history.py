@@ -1,7 +1,6 @@
-"""Three months of care for three patients through the real HTTP APIs of assessment,
-pharmacy and coordination (therapy's events are put on its topic as that service publishes
-them), Kafka and PostgreSQL; then every timeline and every summary field is checked, as a
-care team would read them."""
+"""Three months of care for three patients through the real HTTP APIs of the four services,
+Kafka and PostgreSQL; then every timeline and every summary field is checked, as a care
+team would read them."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ import pytest
 from chart import CLINICIAN, Chart
 from coordination_support import Stack, clinical_stack, enroll, wait_for_entries
 
-from shared.kafka.clients import make_producer
 from tests.support.services import token
 
 SERTRALINE = {"code": "36437", "system": "RxNorm", "name": "sertraline"}
@@ -23,7 +21,7 @@ DULOXETINE = {"code": "72625", "system": "RxNorm", "name": "duloxetine"}
 
 @pytest.fixture
 async def stack(pg_url: str, kafka_bootstrap: str, schema: str, namespace: str) -> AsyncIterator[Stack]:
-    async with clinical_stack(pg_url, kafka_bootstrap, schema, namespace) as s:
+    async with clinical_stack(pg_url, kafka_bootstrap, schema, namespace, with_therapy=True) as s:
         yield s
 
 
@@ -45,15 +43,11 @@ async def chart_a(c: Chart) -> None:
     await c.score("GAD-7", [2, 2, 1, 1, 1, 1, 1], d(1), "GAD-7 9 (mild)")  # same moment: recorded order
     await c.score("PHQ-15", [1] * 12 + [0] * 3, d(1, 10), "PHQ-15 12 (medium)")
     await c.start(SERTRALINE, 50, 1, d(2, 10), "sertraline started, 50 mg once daily (50 mg/day)")
-    await c.therapy("TherapyEpisodeStarted", d(3, 14), "CBT episode started at care step 2 (individual)",
-                    modality="cbt", care_step=2, therapist_id="therapist-1", setting="individual")
-    await c.therapy("SessionScheduled", d(3, 14, 5), f"CBT session scheduled for {iso_day(d(10, 14))}",
-                    session_id="s1", scheduled_at=d(10, 14).isoformat())
-    await c.therapy("SessionCompleted", d(10, 14), "CBT session completed (50 min)", session_id="s1",
-                    duration_min=50, techniques=["thought_record"], homework=["activity_scheduling"])
-    await c.therapy("SessionScheduled", d(10, 15), f"CBT session scheduled for {iso_day(d(17, 14))}",
-                    session_id="s2", scheduled_at=d(17, 14).isoformat())
-    await c.therapy("SessionMissed", d(17, 14), "CBT session missed", session_id="s2")
+    await c.episode("cbt", 2, d(3, 14), "CBT episode started at care step 2 (individual)", setting="individual")
+    s1 = await c.schedule(d(10, 14), f"CBT session scheduled for {iso_day(d(10))}")
+    await c.complete(s1, d(10, 14, 50), 50, "CBT session completed (50 min)")
+    s2 = await c.schedule(d(17, 14), f"CBT session scheduled for {iso_day(d(17))}")
+    await c.no_show(s2, d(17, 14), "CBT session missed")  # at the scheduled time
     await c.score("PHQ-9", [2, 2, 2, 2, 2, 1, 2, 1, 0], d(29), "PHQ-9 14 (moderate), was 16")
     await c.escalate("pharmacotherapy", "partial_response", d(30, 11),
                      f"escalation of pharmacotherapy decided (partial response), due {iso_day(d(44))}")
@@ -62,12 +56,14 @@ async def chart_a(c: Chart) -> None:
     await c.life("housing", "worsened", "moderate", d(40), "housing worsened (moderate impact)")
     await c.review("life_change", ["return_to_work", "sleep_improvement"], d(45, 15),
                    "care plan reviewed (life change); goals: return to work, sleep improvement")
-    await c.therapy("SessionScheduled", d(45, 16), f"CBT session scheduled for {iso_day(d(52, 14))}",
-                    session_id="s3", scheduled_at=d(52, 14).isoformat())
-    await c.therapy("SessionCompleted", d(52, 14), "CBT session completed (45 min)", session_id="s3",
-                    duration_min=45)
+    s3 = await c.schedule(d(52, 14), f"CBT session scheduled for {iso_day(d(52))}")
+    await c.complete(s3, d(52, 14, 45), 45, "CBT session completed (45 min)")
     await c.score("PHQ-9", [1, 1, 1, 1, 1, 1, 1, 1, 0], d(57), "PHQ-9 8 (mild), was 14")
     await c.score("GAD-7", [1, 1, 1, 1, 0, 0, 0], d(57, 9, 10), "GAD-7 4 (minimal), was 9")
+    await c.change_modality("behavioral_activation", "partial_response", d(60, 12),
+                            "modality CBT → behavioral activation (partial response)")
+    s4 = await c.schedule(d(67, 14), f"behavioral activation session scheduled for {iso_day(d(67))}")
+    await c.complete(s4, d(67, 14, 50), 50, "behavioral activation session completed (50 min)")
     await c.score("PHQ-9", [1, 1, 0, 1, 1, 0, 0, 0, 0], d(85), "PHQ-9 4 (minimal), was 8")
 
 
@@ -79,17 +75,16 @@ async def chart_b(c: Chart) -> dict[str, Any]:
                   "PHQ-9 16 (moderately severe); safety item positive")
     await c.start(OXYCODONE, 5, 2, d(6, 10), "oxycodone started, 5 mg twice daily (10 mg/day)")
     await c.start(DULOXETINE, 30, 1, d(6, 10, 30), "duloxetine started, 30 mg once daily (30 mg/day)")
-    await c.therapy("TherapyEpisodeStarted", d(8, 14), "CBT episode started at care step 1 (remote)",
-                    modality="cbt", care_step=1, setting="remote")
+    await c.episode("cbt", 1, d(8, 14), "CBT episode started at care step 1 (remote)", setting="remote")
     await c.conference(["staff-1", "staff-2", "staff-7"], ["escalate_psychotherapy", "review_medication"],
                        d(20, 11), "case conference, 3 attendees: escalate psychotherapy, review medication")
     escalation = await c.escalate("psychotherapy", "non_response", d(20, 11, 30),
                                   f"escalation of psychotherapy decided (non response), due {iso_day(d(27))}",
                                   due_by=d(27, 11, 30))
-    await c.therapy("SessionScheduled", d(22, 9), f"CBT session scheduled for {iso_day(d(25, 14))}",
-                    session_id="s1", scheduled_at=d(25, 14).isoformat())
-    await c.therapy("SessionCancelled", d(25, 8), "CBT session cancelled by the clinic", session_id="s1",
-                    by="clinic")
+    s1 = await c.schedule(d(25, 14), f"CBT session scheduled for {iso_day(d(25))}")
+    await c.cancel(s1, d(24, 8), "clinic", "CBT session cancelled by the clinic")  # the day before
+    s2 = await c.schedule(d(32, 14), f"CBT session scheduled for {iso_day(d(32))}")
+    await c.complete(s2, d(32, 14, 50), 50, "CBT session completed (50 min)")
     await c.stop("oxycodone", d(40, 9), "oxycodone stopped")
     await c.score("PHQ-9", [2, 2, 2, 2, 2, 2, 1, 1, 0], d(60), "PHQ-9 14 (moderate), was 16")
     return escalation
@@ -125,17 +120,12 @@ def check_timeline(entries: list[dict[str, Any]], chart: Chart) -> None:
 
 async def test_three_months_of_care_make_one_timeline_and_summary_per_patient(stack: Stack) -> None:
     t0 = start_of_history()
-    producer = make_producer(stack.kafka)
-    await producer.start()
-    try:
-        a = Chart(stack, producer, await enroll(stack.assessment), t0)
-        b = Chart(stack, producer, await enroll(stack.assessment), t0)
-        c = Chart(stack, producer, await enroll(stack.assessment, "clinic-b"), t0, clinic="clinic-b")
-        await chart_a(a)
-        escalation_b = await chart_b(b)
-        await chart_c(c)
-    finally:
-        await producer.stop()
+    a = Chart(stack, await enroll(stack.assessment), t0)
+    b = Chart(stack, await enroll(stack.assessment), t0)
+    c = Chart(stack, await enroll(stack.assessment, "clinic-b"), t0, clinic="clinic-b")
+    await chart_a(a)
+    escalation_b = await chart_b(b)
+    await chart_c(c)
     await wait_for_entries(stack.pool, {ch.patient_id: len(ch.expected) + 1 for ch in (a, b, c)})
 
     for ch in (a, b, c):
@@ -148,10 +138,11 @@ async def test_three_months_of_care_make_one_timeline_and_summary_per_patient(st
             med["atc"], med["therapeutic_class"], med["risk_properties"]) == (
         SERTRALINE, 100, "mg", 100, 1, "N06AB06", "N06AB", ["serotonergic"])
     [episode] = summary_a["therapy_episodes"]
-    assert (episode["modality"], episode["care_step"], episode["setting"]) == ("cbt", 2, "individual")
-    assert episode["sessions"] == {"scheduled": 3, "completed": 2, "missed": 1, "cancelled_by_patient": 0,
+    assert (episode["modality"], episode["care_step"], episode["setting"]) == (
+        "behavioral_activation", 2, "individual")
+    assert episode["sessions"] == {"scheduled": 4, "completed": 3, "missed": 1, "cancelled_by_patient": 0,
                                    "cancelled_by_clinic": 0}
-    assert datetime.fromisoformat(episode["last_completed_at"]) == a.day(52, 14)
+    assert datetime.fromisoformat(episode["last_completed_at"]) == a.day(67, 14, 50)
     phq9, gad7, phq15 = (summary_a["instruments"][k] for k in ("PHQ-9", "GAD-7", "PHQ-15"))
     assert (phq9["baseline"]["total"], phq9["latest"]["total"], phq9["change_percent"], phq9["band"],
             phq9["count"]) == (16, 4, -75.0, "minimal", 4)
@@ -173,9 +164,10 @@ async def test_three_months_of_care_make_one_timeline_and_summary_per_patient(st
     assert [(m["drug"]["name"], m["daily_dose"], m["risk_properties"]) for m in summary_b["medications"]] == [
         ("duloxetine", 30, ["serotonergic"])]  # oxycodone was stopped
     [episode_b] = summary_b["therapy_episodes"]
-    assert (episode_b["modality"], episode_b["care_step"], episode_b["setting"], episode_b["last_completed_at"]) \
-        == ("cbt", 1, "remote", None)
-    assert episode_b["sessions"]["cancelled_by_clinic"] == 1 and episode_b["sessions"]["completed"] == 0
+    assert (episode_b["modality"], episode_b["care_step"], episode_b["setting"]) == ("cbt", 1, "remote")
+    assert datetime.fromisoformat(episode_b["last_completed_at"]) == b.day(32, 14, 50)
+    assert episode_b["sessions"] == {"scheduled": 2, "completed": 1, "missed": 0, "cancelled_by_patient": 0,
+                                     "cancelled_by_clinic": 1}
     assert summary_b["instruments"]["PHQ-9"]["change_percent"] == -12.5
     assert summary_b["instruments"]["PHQ-9"]["safety_item_positive"] is False  # the latest one is clear
     assert summary_b["instruments"]["PAIN-NRS"]["band"] == "severe"
@@ -199,7 +191,7 @@ async def check_filters_and_scoping(stack: Stack, a: Chart, c: Chart) -> None:
     assert [e["summary"] for e in pharmacy] == ["sertraline started, 50 mg once daily (50 mg/day)",
                                                 "sertraline 50 → 100 mg/day"]
     therapy = await read_timeline(stack, a.patient_id, a.headers, services=["therapy", "coordination"])
-    assert {e["service"] for e in therapy} == {"therapy", "coordination"} and len(therapy) == 9
+    assert {e["service"] for e in therapy} == {"therapy", "coordination"} and len(therapy) == 12
     window = await read_timeline(stack, a.patient_id, a.headers, **{
         "from": a.day(29).isoformat(), "to": a.day(33, 8).isoformat()})
     assert [e["type"] for e in window] == ["AssessmentRecorded", "EscalationDecided", "DoseAdjusted"]
