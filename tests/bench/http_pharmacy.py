@@ -36,6 +36,7 @@ import contextlib
 import dataclasses
 import importlib.util
 import json
+import math
 import os
 import signal
 import socket
@@ -583,6 +584,9 @@ class Workload:
     prepare: Callable[[httpx.AsyncClient, Service, list[str], Sequence[LoadClient]], Awaitable[list[Any]]]
     requester: Callable[[Sequence[LoadClient], list[list[Any]], list[int]], Request]
     notes: Callable[[], list[str]] = list  # extra summary lines, read after the run
+    # Room for ``n`` more measured requests (therapy books sessions to complete), made after the
+    # warm-up with ``n`` from its rate, so that setup need not guess how fast the machine is.
+    top_up: Callable[[list[Any], Sequence[LoadClient], int], Awaitable[None]] | None = None
 
     @property
     def event_name(self) -> str:
@@ -649,6 +653,10 @@ async def run_workload(workload: Workload, sizes: HttpSizes, run_id: str | None 
                 accepted = [0]
                 request = workload.requester(clients, owned, accepted)
                 warm = await closed_loop("warm-up", sizes.workers, sizes.warmup, request, service, record=False)
+                if workload.top_up is not None:
+                    expected = accepted[0] / warm.elapsed * (sizes.single + sizes.duration) if warm.elapsed else 0
+                    await workload.top_up(refs, clients, math.ceil(1.3 * expected))
+                    await wait_drained(conn, timeout=60)  # its events published before anything is measured
                 alone = workload.requester(clients, [refs], accepted)  # one worker, every aggregate in turn
                 single = await closed_loop(f"{workload.request_label} (1 worker)", 1, sizes.single, alone, service)
                 load = await closed_loop(f"{workload.request_label} ({sizes.workers} workers)",

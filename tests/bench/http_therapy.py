@@ -7,9 +7,11 @@ service in place of pharmacy. Each enrolled patient gets one episode, and during
 sessions are booked ahead for it (``POST …/episodes/{eid}/sessions``, one hour apart), so
 the measured request is the completion alone:
 ``POST /v1/patients/{pid}/episodes/{eid}/sessions/{sid}/completion`` with
-``expected_version`` from the previous answer. A worker whose booked sessions run out books
-one more inside its measured request; how often that happened is reported, since those
-requests did two commands.
+``expected_version`` from the previous answer. Setup books enough for the warm-up; after
+it, the runner's top-up books 1.3 times what the warm-up's rate says the measured lines
+will complete, and waits until the relay has published those bookings. A worker whose
+booked sessions still run out books one more inside its measured request; how often that
+happened is reported, since those requests did two commands.
 
 Standalone: ``python -m tests.bench.http_therapy [--quick] [--client httpx]`` with the
 stack's environment (``make bench`` runs it after the pharmacy line).
@@ -43,9 +45,10 @@ from tests.bench.http_pharmacy import (
 
 SESSION_COMPLETED = b"carecoord.therapy.SessionCompleted.v1"
 EPISODE_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-EXPECTED_RATE = 700.0
-"""Completions a second the 16-worker line is expected to reach on the 2-core bench machine
-(dose adjustments reach ~690/s); sessions are booked ahead for 1.1 times that."""
+WARM_RATE = 700.0
+"""Completions a second to book for during the warm-up: the 16-worker rate of dose
+adjustments on an idle 2-core bench machine (~690/s). The measured lines are booked for
+after the warm-up, from its actual rate."""
 
 Preparer = Callable[[httpx.AsyncClient, Service, list[str], Sequence[LoadClient]], Awaitable[list["EpisodeRef"]]]
 Requester = Callable[[Sequence[LoadClient], list[list["EpisodeRef"]], list[int]], Request]
@@ -64,9 +67,8 @@ class EpisodeRef:
         return f"/v1/patients/{self.patient_id}/episodes/{self.episode_id}"
 
 
-def sessions_ahead(sizes: HttpSizes) -> int:
-    expected = EXPECTED_RATE * (sizes.warmup + sizes.duration) + EXPECTED_RATE / 2 * sizes.single
-    return math.ceil(1.1 * expected / sizes.patients)
+def sessions_for_warmup(sizes: HttpSizes) -> int:
+    return math.ceil(1.5 * WARM_RATE * sizes.warmup / sizes.patients)
 
 
 async def book(client: LoadClient, episode: EpisodeRef) -> int:
@@ -119,6 +121,21 @@ def completer(booked_late: list[int]) -> Requester:
     return make
 
 
+async def book_until(episodes: list[EpisodeRef], clients: Sequence[LoadClient], per_episode: int,
+                     booked: list[int]) -> None:
+    """Book sessions until every episode has ``per_episode`` waiting, the clients side by side."""
+
+    async def book_ahead(c: int) -> None:
+        for episode in episodes[c::len(clients)]:
+            while len(episode.booked) < per_episode:
+                status = await book(clients[c], episode)
+                if status != 201:
+                    raise RuntimeError(f"booking a session answered {status}")
+                booked[0] += 1
+
+    await asyncio.gather(*(book_ahead(c) for c in range(len(clients))))
+
+
 def preparer(ahead: int, booked: list[int]) -> Preparer:
     """Start one episode per patient, then book ``ahead`` sessions for each (counted in ``booked``)."""
 
@@ -137,30 +154,29 @@ def preparer(ahead: int, booked: list[int]) -> Preparer:
 
         episodes = list(await asyncio.gather(*(start(pid) for pid in patient_ids)))
         progress(f"http: {len(episodes)} episodes started; booking {ahead} sessions ahead for each")
-
-        async def book_ahead(c: int) -> None:
-            for episode in episodes[c::len(clients)]:
-                for _ in range(ahead):
-                    status = await book(clients[c], episode)
-                    if status != 201:
-                        raise RuntimeError(f"booking a session answered {status}")
-                    booked[0] += 1
-
-        await asyncio.gather(*(book_ahead(c) for c in range(len(clients))))
+        await book_until(episodes, clients, ahead, booked)
         return episodes
 
     return prepare
 
 
+def topper(booked: list[int]) -> Callable[[list[EpisodeRef], Sequence[LoadClient], int], Awaitable[None]]:
+    async def top_up(episodes: list[EpisodeRef], clients: Sequence[LoadClient], n: int) -> None:
+        per_episode = math.ceil(n / len(episodes))
+        progress(f"http: booking up to {per_episode} sessions per episode for about {n:,} completions")
+        await book_until(episodes, clients, per_episode, booked)
+
+    return top_up
+
+
 def session_completions(sizes: HttpSizes) -> Workload:
-    booked, booked_late = [0], [0]
+    ahead, topped, booked_late = [0], [0], [0]
     return Workload(
         service="therapy", request_label="POST session completion", noun="session completions",
         event_type=SESSION_COMPLETED, aggregates="episodes with sessions booked ahead",
-        prepare=preparer(sessions_ahead(sizes), booked),
-        requester=completer(booked_late),
-        notes=lambda: [f"sessions: {booked[0]:,} booked ahead in setup, {booked_late[0]:,} booked inside a "
-                       "measured request when a worker's ran out (those requests did two commands)"])
+        prepare=preparer(sessions_for_warmup(sizes), ahead), requester=completer(booked_late), top_up=topper(topped),
+        notes=lambda: [f"sessions: {ahead[0]:,} booked in setup, {topped[0]:,} after the warm-up, {booked_late[0]:,} "
+                       "inside a measured request when a worker's ran out (those requests did two commands)"])
 
 
 async def bench_http(sizes: HttpSizes, run_id: str | None = None, client_kind: str = "raw") -> HttpReport:
