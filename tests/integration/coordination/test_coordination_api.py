@@ -181,3 +181,17 @@ async def test_projection_status_shows_offsets_and_lag_per_input_partition(stack
     assert enrolment["committed"] == 1 and enrolment["topic"] == stack.settings.topic("assessment")
     assert status["group"].endswith("coordination") and status["applied"] >= 1
     assert (await stack.coordination.get("/v1/projection/status", headers=token("therapist"))).status_code == 403
+
+
+async def test_an_erased_patient_stays_readable_but_takes_no_new_decisions(stack: Stack) -> None:
+    pid = await enroll(stack.assessment)
+    erased = await stack.assessment.delete(f"/v1/patients/{pid}/identity", headers=token("admin"))
+    assert erased.status_code == 204, erased.text
+    await wait_for_entries(stack.pool, {pid: 2})
+    resp = await stack.coordination.post(f"/v1/patients/{pid}/escalations", headers=COORD, json={
+        "target": "both", "reason": "relapse", "decided_at": "2026-09-01T10:00:00Z"})
+    assert resp.status_code == 409 and "erased" in resp.json()["detail"]
+    summary = (await stack.coordination.get(f"/v1/patients/{pid}/summary", headers=COORD)).json()
+    assert summary["identity_erased"] is True and summary["open_escalations"] == []
+    timeline = (await stack.coordination.get(f"/v1/patients/{pid}/timeline", headers=COORD)).json()
+    assert [e["summary"] for e in timeline["entries"]] == ["enrolled (age 40-49)", "identity erased"]
