@@ -23,9 +23,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.kafka.clients import make_producer
+from shared.projection.deadletter import DLQ_HEADER_PREFIX
 
 REPLAY_GROUP = "carecoord-dlq-replay"
-DLQ_HEADER_PREFIX = "dlq_"
 BOOTSTRAP_ENV = "CARECOORD_KAFKA_BOOTSTRAP_SERVERS"
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 PROGRESS_EVERY = 1000

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 Status = Literal["ok", "failing", "stuck", "dead"]
 Phase = Literal["start", "batch", "dead_letter"]
 
@@ -106,3 +108,23 @@ class MonitoredConsumer(Protocol):
     """Anything ``/ready`` can ask how it is doing (a projection runner)."""
 
     async def report(self) -> ConsumerReport: ...
+
+
+async def consumer_lag(consumer: AIOKafkaConsumer | None, done: dict[TopicPartition, int]) -> dict[str, int] | None:
+    """Per assigned partition, the end offset minus the next offset to process: ``done``
+    (what this consumer committed), else the group's committed offset, else the start.
+    Not the fetch position: fetched records still failing to apply are lag."""
+    if consumer is None:
+        return None
+    tps = sorted(consumer.assignment())
+    if not tps:
+        return {}
+    end = await consumer.end_offsets(tps)
+    out = {}
+    for tp in tps:
+        next_offset = done.get(tp)
+        if next_offset is None:
+            committed = await consumer.committed(tp)
+            next_offset = committed if committed is not None else (await consumer.beginning_offsets([tp]))[tp]
+        out[f"{tp.topic}/{tp.partition}"] = max(0, end[tp] - next_offset)
+    return out

@@ -22,29 +22,25 @@ import contextlib
 import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
-from opentelemetry import trace
 
 from shared.db import Migration, migrate
-from shared.dberrors import is_environmental, signature
-from shared.envelope import Envelope, EventRegistry, UnknownEventType
-from shared.errors import DomainError
-from shared.kafka import headers as ce
+from shared.dberrors import is_environmental
+from shared.envelope import EventRegistry
 from shared.kafka.clients import ensure_topics, make_consumer, make_producer
 from shared.projection import ordering
-from shared.projection.health import DEFAULT_STUCK_AFTER, ConsumerHealth, ConsumerReport, Phase
+from shared.projection.applying import Projection, apply_in_order, apply_traced, retryable
+from shared.projection.deadletter import dead_letter_headers
+from shared.projection.health import DEFAULT_STUCK_AFTER, ConsumerHealth, ConsumerReport, Phase, consumer_lag
 from shared.projection.items import Item, decode
 from shared.retry import Backoff, Stopped, retrying, sleep_or_stop
-from shared.telemetry import context_from_traceparent
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer("carecoord.projection")
 
 MIGRATIONS = [
     Migration(
@@ -63,30 +59,6 @@ MIGRATIONS = [
     ),
     *ordering.MIGRATIONS,
 ]
-
-MAX_LINKS = 128
-
-
-class SameFailureEverywhere(Exception):
-    """Every event of a batch failed, and in the same way: that is the environment or the
-    read model's code, not the messages, so the batch is retried instead of dead-lettered."""
-
-    def __init__(self, example: BaseException) -> None:
-        super().__init__(f"every event of the batch failed with {type(example).__name__}")
-        self.example = example
-
-
-def retryable(exc: BaseException) -> bool:
-    return isinstance(exc, SameFailureEverywhere) or is_environmental(exc)
-
-
-class Projection(Protocol):
-    """A read model. ``apply`` runs inside the runner's transaction; it must do all its
-    writes through ``conn`` so they commit together with the tracking rows."""
-
-    name: str
-
-    async def apply(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None: ...
 
 
 @dataclass
@@ -273,7 +245,7 @@ class ProjectionRunner:
                 if p.stream is not None:
                     waiting.setdefault(p.stream, {})[p.sequence] = p
             plan = ordering.plan(fresh, positions, waiting, legacy=self._legacy)
-            failed = await self._apply_in_order(conn, plan.apply)
+            failed = await apply_in_order(conn, plan.apply, self._apply)
             applied = [i for i in plan.apply if i.error is None and not i.held]
             newly_parked = plan.park + [i for i in plan.apply if i.held and i.parked is None]
             await self.order.park(conn, newly_parked)
@@ -292,41 +264,6 @@ class ProjectionRunner:
         self.stats.applied += len(applied)
         self.stats.skipped += len(good) - len(fresh) + len(plan.stale)
         return dead + poison
-
-    async def _apply_in_order(self, conn: asyncpg.Connection, items: list[Item]) -> list[Item]:
-        """Apply ``items`` in one savepoint; if one is refused, one by one to set it aside.
-        After a refused event its stream's later events are held back, not applied."""
-        if not items:
-            return []
-        try:
-            async with conn.transaction():  # savepoint: the fast path, whole batch at once
-                await self._apply(conn, items)
-            return []
-        except Exception as exc:
-            if retryable(exc):
-                raise
-        broken: set[tuple[str, str]] = set()
-        attempted: list[Item] = []
-        failed: list[Item] = []
-        for item in items:
-            if item.stream is not None and item.stream in broken:
-                item.held = True
-                continue
-            attempted.append(item)
-            try:
-                async with conn.transaction():
-                    await self._apply(conn, [item])
-            except Exception as exc:
-                if retryable(exc):
-                    raise
-                item.error = exc
-                failed.append(item)
-                if item.stream is not None:
-                    broken.add(item.stream)
-        errors = [i.error for i in failed if i.error is not None]
-        if len(attempted) >= 2 and len(failed) == len(attempted) and len({signature(e) for e in errors}) == 1:
-            raise SameFailureEverywhere(errors[0])
-        return failed
 
     def _report_order(self, plan: ordering.Plan, newly_parked: list[Item]) -> None:
         # Positions and sequences only: a stream id may be a patient id.
@@ -363,35 +300,12 @@ class ProjectionRunner:
         return fresh
 
     async def _apply(self, conn: asyncpg.Connection, items: list[Item]) -> None:
-        envelopes = [i.envelope for i in items if i.envelope is not None]
-        if not envelopes:
-            return
-        # One event continues its request's trace; a batch links to each event's trace (the
-        # OpenTelemetry convention for batch consumers) when spans are exported at all.
-        parent = envelopes[0].traceparent if len(envelopes) == 1 else None
-        links = []
-        if self.trace_links and parent is None:
-            for env in envelopes[:MAX_LINKS]:
-                context = trace.get_current_span(context_from_traceparent(env.traceparent)).get_span_context()
-                if context.is_valid:
-                    links.append(trace.Link(context))
-        with tracer.start_as_current_span(
-            f"project {self.projection.name}", context=context_from_traceparent(parent), links=links,
-            kind=trace.SpanKind.CONSUMER, attributes={"messaging.batch.message_count": len(envelopes)},
-        ):
-            await self.projection.apply(conn, envelopes)
+        await apply_traced(self.projection, conn, items, self.trace_links)
 
     async def _dead_letter(self, item: Item) -> None:
         record, exc = item.record, item.error
         assert self._dlq is not None and exc is not None
-        headers = list(record.headers or []) + [
-            ("dlq_error_type", type(exc).__name__.encode()),
-            ("dlq_error", safe_reason(exc).encode()),
-            ("dlq_source_topic", record.topic.encode()),
-            ("dlq_source_partition", str(record.partition).encode()),
-            ("dlq_source_offset", str(record.offset).encode()),
-            ("dlq_consumer_group", self.group_id.encode()),
-        ]
+        headers = dead_letter_headers(record, exc, self.group_id)
         await self._dlq.send_and_wait(f"{record.topic}.dlq", value=record.value, key=record.key,
                                       headers=headers)
         self.stats.dead_lettered += 1
@@ -405,7 +319,7 @@ class ProjectionRunner:
         """Status and lag (end offset minus the next offset to process, per partition)."""
         lag: dict[str, int] | None = None
         with contextlib.suppress(Exception):  # lag unknown is still a report
-            lag = await asyncio.wait_for(self._lag(), 3)
+            lag = await asyncio.wait_for(consumer_lag(self._consumer, self._done), 3)
         return ConsumerReport(
             projection=self.projection.name, group=self.group_id,
             status=self.health.status(self.stuck_after),
@@ -413,39 +327,8 @@ class ProjectionRunner:
             last_batch_at=self.health.last_batch_at, last_error_type=self.health.last_error_type,
             held_back=self.health.held_back)
 
-    async def _lag(self) -> dict[str, int] | None:
-        consumer = self._consumer
-        if consumer is None:
-            return None
-        tps = sorted(consumer.assignment())
-        if not tps:
-            return {}
-        end = await consumer.end_offsets(tps)
-        out = {}
-        for tp in tps:
-            done = self._done.get(tp)
-            if done is None:
-                committed = await consumer.committed(tp)
-                done = committed if committed is not None else (await consumer.beginning_offsets([tp]))[tp]
-            out[f"{tp.topic}/{tp.partition}"] = max(0, end[tp] - done)
-        return out
-
 
 def _event_id(item: Item) -> uuid.UUID | None:
     if item.envelope is not None:
         return item.envelope.id
     return item.parked.event_id if item.parked is not None else None
-
-
-def safe_reason(exc: BaseException) -> str:
-    """A reason fit for a header: ours are written without patient data; a library's
-    message may quote input, so only its type is given."""
-    if isinstance(exc, (DomainError, ce.EnvelopeDecodeError, UnknownEventType)):
-        return str(exc)[:500]
-    if hasattr(exc, "errors") and callable(exc.errors):  # pydantic ValidationError
-        try:
-            parts = [f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()]
-            return ("invalid payload: " + "; ".join(parts))[:500]
-        except Exception:
-            pass
-    return type(exc).__name__
