@@ -9,29 +9,13 @@ from __future__ import annotations
 import asyncpg
 
 from shared.auth import Principal
-from shared.db import Migration, migrate
-
-MIGRATIONS = [
-    Migration(
-        "001_access_log",
-        """
-        CREATE TABLE access_log (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            at timestamptz NOT NULL DEFAULT now(),
-            staff_id text NOT NULL,
-            roles text[] NOT NULL,
-            clinic_id text NOT NULL,
-            patient_id text NOT NULL,
-            action text NOT NULL
-        );
-        CREATE INDEX access_log_patient ON access_log (patient_id, at);
-        """,
-    )
-]
 
 
 async def migrate_access_log(pool: asyncpg.Pool) -> None:
-    await migrate(pool, "access_log", MIGRATIONS)
+    """Deprecated: use shared.migrations.upgrade_pool (kept while callers move)."""
+    from shared.migrations import upgrade_pool
+
+    await upgrade_pool(pool)
 
 
 async def record_access(pool: asyncpg.Pool | asyncpg.Connection, principal: Principal,

@@ -3,6 +3,7 @@
     carecoord token --role prescriber --clinic clinic-a     a local bearer token
     carecoord serve pharmacy [--port 8002]                  run one service
     carecoord dlq replay --topic T [--group G]              dead letters back to their topic
+    carecoord db upgrade [SERVICE]                          apply pending schema migrations
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import importlib
 import sys
 
 from shared.auth.cli import add_token_parser
+from shared.migrations.cli import add_db_parser
 from shared.projection.dlq import add_dlq_parser
-
-SERVICES = {"assessment": 8001, "pharmacy": 8002, "therapy": 8003, "coordination": 8004}
+from shared.services import SERVICES
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(func=_serve)
     add_dlq_parser(sub)
+    add_db_parser(sub)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

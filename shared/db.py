@@ -35,7 +35,8 @@ SESSION_SETTINGS = {
 }
 
 
-async def create_pool(url: str, schema: str = "public", size: int = 10) -> asyncpg.Pool:
+async def create_pool(url: str, schema: str = "public", size: int = 10,
+                      lock_timeout: float | None = None) -> asyncpg.Pool:
     if schema != "public":
         conn = await asyncpg.connect(plain_dsn(url))
         try:
@@ -46,7 +47,8 @@ async def create_pool(url: str, schema: str = "public", size: int = 10) -> async
         plain_dsn(url),
         min_size=1,
         max_size=size,
-        server_settings={"search_path": schema, "application_name": "carecoord", **SESSION_SETTINGS},
+        server_settings={"search_path": schema, "application_name": "carecoord", **SESSION_SETTINGS,
+                         **({"lock_timeout": f"{int(lock_timeout * 1000)}ms"} if lock_timeout else {})},
     )
     assert pool is not None
     _TARGETS[id(pool)] = (url, schema)

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from shared.access_log import migrate_access_log
-from shared.db import Migration, migrate
 from shared.envelope import Envelope, UnknownEventType, parse_type
+from shared.migrations import upgrade_pool
 from shared.projection import ProjectionRunner
 
 if TYPE_CHECKING:
@@ -30,23 +29,9 @@ ENROLLED = "PatientEnrolled"
 ERASED = "PatientIdentityErased"
 TRANSFERRED = "PatientTransferred"
 
-MIGRATIONS = [
-    Migration(
-        "001_patient_directory",
-        """
-        CREATE TABLE patient_directory (
-            patient_id text PRIMARY KEY,
-            clinic_id text NOT NULL,
-            identity_erased boolean NOT NULL DEFAULT false,
-            enrolled_at timestamptz NOT NULL
-        );
-        """,
-    )
-]
-
-
 async def migrate_directory(pool: asyncpg.Pool) -> None:
-    await migrate(pool, "patient_directory", MIGRATIONS)
+    """Deprecated: use shared.migrations.upgrade_pool (kept while callers move)."""
+    await upgrade_pool(pool)
 
 
 async def add_patient(conn: asyncpg.Connection | asyncpg.Pool, patient_id: str, clinic_id: str,
@@ -107,16 +92,14 @@ class PatientDirectory:
 
 async def directory_runner(runtime: Runtime) -> tuple[PatientDirectory, ProjectionRunner]:
     """The directory of a service other than assessment: its table, kept current by a
-    projection runner on the assessment topic (started by the service's lifespan).
-    Also migrates the access log, which every service that reads patient data needs."""
+    projection runner on the assessment topic (started by the service's lifespan, which
+    has migrated the database)."""
     settings = runtime.settings
-    await migrate_directory(runtime.pool)
-    await migrate_access_log(runtime.pool)
     runner = ProjectionRunner(
         pool=runtime.pool, bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=f"{settings.topic_namespace}{settings.service_name}.patient-directory",
         topics=[settings.topic("assessment")], projection=DirectoryProjection(),
-        partitions=settings.topic_partitions, trace_links=settings.telemetry_exporter != "off")
-    await runner.migrate()
+        partitions=settings.topic_partitions, replication=settings.topic_replication_factor,
+        min_insync=settings.topic_min_insync_replicas, trace_links=settings.telemetry_exporter != "off")
     runtime.consumers.append(runner)  # /ready reports it
     return PatientDirectory(runtime.pool), runner

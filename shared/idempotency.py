@@ -19,30 +19,11 @@ import asyncpg
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from shared.db import Migration, migrate
 from shared.errors import DomainError, RuleViolation
 from shared.handler import Hook, Outcome
+from shared.migrations import upgrade_pool
 
 HEADER = "Idempotency-Key"
-
-MIGRATIONS = [
-    Migration(
-        "001_idempotency_keys",
-        """
-        CREATE TABLE idempotency_keys (
-            principal text NOT NULL,
-            key text NOT NULL,
-            subject text,
-            fingerprint text NOT NULL,
-            status_code integer NOT NULL,
-            response jsonb NOT NULL,
-            created_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (principal, key)
-        );
-        CREATE INDEX idempotency_keys_subject ON idempotency_keys (subject);
-        """,
-    )
-]
 
 Command = Callable[[Hook | None], Awaitable[Outcome[Any]]]
 ToBody = Callable[[Outcome[Any]], dict[str, Any]]
@@ -72,7 +53,8 @@ class IdempotencyStore:
         self.pool = pool
 
     async def migrate(self) -> None:
-        await migrate(self.pool, "idempotency", MIGRATIONS)
+        """The kernel's tables in this pool's schema (services migrate when they start)."""
+        await upgrade_pool(self.pool)
 
     async def lookup(self, principal: str, key: str, fingerprint: str) -> StoredResponse | None:
         row = await self.pool.fetchrow(

@@ -22,13 +22,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.auth import AuthConfig, Authenticator, Principal, scope_to_clinic
 from shared.db import create_pool
+from shared.dberrors import is_environmental
 from shared.directory import PatientDirectory
 from shared.errors import DomainError
 from shared.eventstore import PostgresEventStore
 from shared.idempotency import Command, IdempotencyStore, ToBody, run_idempotent
 from shared.kafka.clients import ensure_topics, kafka_ready
+from shared.migrations import upgrade_pool
 from shared.outbox import OutboxRelay
 from shared.projection.health import MonitoredConsumer
+from shared.retry import Backoff, Stopped, retrying
 from shared.schemas import storable
 from shared.settings import ServiceSettings
 from shared.telemetry import TelemetryConfig, instrument_app, setup_logging, setup_tracing
@@ -135,9 +138,11 @@ def create_service_app(
         setup_tracing(telemetry)
         setup_logging(telemetry)
         pool = await create_pool(settings.database_url, settings.database_schema,
-                                 settings.database_pool_size)
+                                 settings.database_pool_size, settings.database_lock_timeout)
+        # The schema is brought up to date before anything uses it (``carecoord db upgrade``
+        # does the same as a deployment's pre-start step; then this finds nothing to do).
+        await upgrade_pool(pool, settings.service_name)
         store = PostgresEventStore(pool, settings.topic())
-        await store.migrate()
         runtime = Runtime(settings, pool, store)
         stop = asyncio.Event()
         tasks: list[Task] = []
@@ -179,17 +184,14 @@ def _with_topics(settings: ServiceSettings, run: Task) -> Task:
     """Create the service's topic before relaying; wait for Kafka if it is not up yet."""
 
     async def task(stop: asyncio.Event) -> None:
-        delay = 0.5
-        while not stop.is_set():
-            try:
-                await ensure_topics(settings.kafka_bootstrap_servers, [settings.topic()],
-                                    settings.topic_partitions)
-                break
-            except Exception as exc:
-                log.warning("cannot create topics yet", extra={"error_type": type(exc).__name__})
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 5.0)
+        try:
+            await retrying(lambda: ensure_topics(settings.kafka_bootstrap_servers, [settings.topic()],
+                                                 settings.topic_partitions, settings.topic_replication_factor,
+                                                 min_insync=settings.topic_min_insync_replicas),
+                           retry_on=(Exception,), stop=stop, backoff=Backoff(0.5, 5.0),
+                           what="creating the service's topic")
+        except Stopped:
+            return
         await run(stop)
 
     return task
@@ -253,6 +255,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.field:
             body["field"] = exc.field
         return JSONResponse(body, status_code=exc.status_code)
+
+    async def environment_error(_: Request, exc: Exception) -> JSONResponse:
+        # A database in failover, read-only or out of locks: the request did nothing and a
+        # retry will do; 503 says so (a 500 would say the service is broken). Only the
+        # error's class is told: a driver's message may quote patient data.
+        if not is_environmental(exc):
+            raise exc
+        log.warning("request refused: the database is unavailable", extra={"error_type": type(exc).__name__})
+        return JSONResponse({"detail": "the service's database is unavailable; try again shortly"},
+                            status_code=503, headers={"Retry-After": "1"})
+
+    for kind in (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        app.add_exception_handler(kind, environment_error)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     # Tests isolate their tables in a schema of their own; production uses public.
     database_schema: str = "public"
     database_pool_size: int = 10
+    # Longest wait for a lock (the append lock under a burst, a table lock during a deploy)
+    # before a command is answered 503 instead of hanging.
+    database_lock_timeout: float = 10.0
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Prefix of every topic name ("" in production); tests use it to isolate topics.
     topic_namespace: str = ""

@@ -18,9 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import stack
 
-SERVICES = {"assessment": 8001, "pharmacy": 8002, "therapy": 8003, "coordination": 8004}
+from shared.services import SERVICES
+
 PIDS = stack.RUN / "services"
 
 
@@ -72,6 +74,12 @@ def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bo
     logs = stack.RUN / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     procs: dict[str, subprocess.Popen] = {}
+    # Schemas first, as a deployment's pre-start step would: a service then starts on a
+    # current database and several instances never race to migrate.
+    migrated = subprocess.run([sys.executable, "-m", "shared.cli", "db", "upgrade"], cwd=root, env=env)
+    if migrated.returncode != 0:
+        print("error: the database migrations failed (see above)", file=sys.stderr)
+        return 1
     for name, port in SERVICES.items():
         if not (root / "services" / name / "app.py").exists():
             continue

@@ -6,10 +6,8 @@ from fastapi import FastAPI
 
 from services.assessment import api, handlers
 from services.assessment.deps import AssessmentContext
-from services.assessment.identity import migrate_identity
-from shared.access_log import migrate_access_log
 from shared.access_log_api import access_log_router
-from shared.directory import PatientDirectory, migrate_directory
+from shared.directory import PatientDirectory
 from shared.idempotency import IdempotencyStore
 from shared.service import Runtime, Started, create_service_app
 from shared.settings import ServiceSettings, settings_for
@@ -19,10 +17,6 @@ Settings = settings_for("assessment")
 
 async def _start(rt: Runtime) -> Started[AssessmentContext]:
     idempotency = IdempotencyStore(rt.pool)
-    await idempotency.migrate()
-    await migrate_directory(rt.pool)
-    await migrate_access_log(rt.pool)
-    await migrate_identity(rt.pool)
     # Enrollment writes the directory in its own transaction: no wait on a miss here.
     directory = PatientDirectory(rt.pool, miss_wait_seconds=0)
     return Started(AssessmentContext(rt, idempotency, directory, handlers.command_handler(rt.store)))

@@ -1,38 +1,12 @@
 """Identity data and free-text notes: kept in this service's database only, never in an
-event, so erasure can remove them for good while the pseudonymous history stays."""
+event, so erasure can remove them for good while the pseudonymous history stays. Tables:
+services/assessment/migrations/versions/."""
 
 from __future__ import annotations
 
 from datetime import date
 
 import asyncpg
-
-from shared.db import Migration, migrate
-
-MIGRATIONS = [
-    Migration(
-        "001_identity",
-        """
-        CREATE TABLE patient_identity (
-            patient_id text PRIMARY KEY,
-            clinic_id text NOT NULL,
-            display_name text NOT NULL,
-            birth_date date NOT NULL,
-            external_ref text
-        );
-        CREATE TABLE life_event_note (
-            life_event_id text PRIMARY KEY,
-            patient_id text NOT NULL,
-            note text NOT NULL
-        );
-        CREATE INDEX life_event_note_patient ON life_event_note (patient_id);
-        """,
-    )
-]
-
-
-async def migrate_identity(pool: asyncpg.Pool) -> None:
-    await migrate(pool, "assessment_identity", MIGRATIONS)
 
 
 async def store_identity(conn: asyncpg.Connection, patient_id: str, clinic_id: str,

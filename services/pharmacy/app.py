@@ -18,7 +18,6 @@ Settings = settings_for("pharmacy")
 
 async def _start(rt: Runtime) -> Started[PharmacyContext]:
     idempotency = IdempotencyStore(rt.pool)
-    await idempotency.migrate()
     formulary = load_formulary()
     directory, runner = await directory_runner(rt)
     courses = handlers.command_handler(rt.store, formulary)

@@ -17,7 +17,6 @@ Settings = settings_for("therapy")
 
 async def _start(rt: Runtime) -> Started[TherapyContext]:
     idempotency = IdempotencyStore(rt.pool)
-    await idempotency.migrate()
     directory, runner = await directory_runner(rt)
     episodes = handlers.command_handler(rt.store)
     return Started(TherapyContext(rt, idempotency, directory, episodes), [runner.run])

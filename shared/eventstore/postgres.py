@@ -17,7 +17,6 @@ from typing import Any
 
 import asyncpg
 
-from shared.db import migrate
 from shared.envelope import Envelope, canonical_meta_parts, canonical_payload
 from shared.eventstore.base import (
     AppendResult,
@@ -28,7 +27,7 @@ from shared.eventstore.base import (
     replayed_append,
     verify_chain,
 )
-from shared.eventstore.migrations import MIGRATIONS
+from shared.migrations import upgrade_pool
 
 # The append lock (taken inside append_batch, see migrations.py) is keyed by schema:
 # advisory locks are per database, and services or tests that share a database but not a
@@ -92,7 +91,8 @@ class PostgresEventStore:
         self.outbox_topic = outbox_topic
 
     async def migrate(self) -> None:
-        await migrate(self.pool, "eventstore", MIGRATIONS)
+        """The kernel's tables in this pool's schema (services migrate when they start)."""
+        await upgrade_pool(self.pool)
 
     async def append(
         self,

@@ -29,10 +29,10 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from shared.db import Migration, migrate
 from shared.dberrors import is_environmental
 from shared.envelope import EventRegistry
 from shared.kafka.clients import ensure_topics, make_consumer, make_producer
+from shared.migrations import upgrade_pool
 from shared.projection import ordering
 from shared.projection.applying import Projection, apply_in_order, apply_traced, retryable
 from shared.projection.deadletter import dead_letter_headers
@@ -42,23 +42,6 @@ from shared.retry import Backoff, Stopped, retrying, sleep_or_stop
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = [
-    Migration(
-        "001_tracking",
-        """
-        CREATE TABLE IF NOT EXISTS projection_tracking (
-            projection text NOT NULL,
-            event_id uuid NOT NULL,
-            topic text NOT NULL,
-            partition integer NOT NULL,
-            "offset" bigint NOT NULL,
-            applied_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (projection, event_id)
-        );
-        """,
-    ),
-    *ordering.MIGRATIONS,
-]
 
 
 @dataclass
@@ -83,6 +66,8 @@ class ProjectionRunner:
     max_records: int = 1000
     trace_links: bool = False  # link batch spans to every event's trace (costs per event)
     partitions: int = 6  # for source topics this runner has to create
+    replication: int = 1  # and their replication (see ServiceSettings.topic_replication_factor)
+    min_insync: int = 1
     max_backoff: float = 5.0
     consumer_factory: Callable[[], AIOKafkaConsumer] | None = None
     on_batch: Callable[[int], Awaitable[None]] | None = None
@@ -99,7 +84,8 @@ class ProjectionRunner:
         return ordering.StreamPositions(self.projection.name)
 
     async def migrate(self) -> None:
-        await migrate(self.pool, "projection", MIGRATIONS)
+        """The kernel's tables in this pool's schema (services migrate when they start)."""
+        await upgrade_pool(self.pool)
 
     # ------------------------------------------------------------------ the loop
 
@@ -153,8 +139,9 @@ class ProjectionRunner:
 
     async def _start_clients(self) -> AIOKafkaConsumer:
         """Topics, consumer and dead-letter producer; the broker may still be starting."""
-        await ensure_topics(self.bootstrap_servers, self.topics, self.partitions)
-        await ensure_topics(self.bootstrap_servers, [f"{t}.dlq" for t in self.topics], self.partitions)
+        for topics in (self.topics, [f"{t}.dlq" for t in self.topics]):
+            await ensure_topics(self.bootstrap_servers, topics, self.partitions, self.replication,
+                                min_insync=self.min_insync)
         consumer = (self.consumer_factory or self._default_consumer)()
         dlq = make_producer(self.bootstrap_servers)
         try:

@@ -220,8 +220,7 @@ async def test_a_connection_lost_mid_batch_loses_nothing(
         server_settings={"search_path": schema, "application_name": app_name})
     killer = await asyncpg.connect(plain_dsn(pg_url))
     timeline = Timeline(kill_own_backend_with=killer)
-    runner = _runner(runner_pool, kafka_bootstrap, topic, timeline)
-    await runner.migrate()
+    runner = _runner(runner_pool, kafka_bootstrap, topic, timeline)  # tables: store.migrate() above
     try:
         async with running(runner.run) as task:
             async def all_applied() -> bool:

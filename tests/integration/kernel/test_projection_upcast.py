@@ -12,11 +12,12 @@ from typing import Any, ClassVar
 import asyncpg
 from kernel_support import SERVICE, envelopes, new_group, running, topic_name, wait_for
 
-from shared.directory import DirectoryProjection, migrate_directory
+from shared.directory import DirectoryProjection
 from shared.envelope import Envelope, EventRegistry, event_type
 from shared.events import DomainEvent
 from shared.kafka import headers as ce
 from shared.kafka.clients import ensure_topics, make_producer
+from shared.migrations import upgrade_pool
 from shared.projection import ProjectionRunner
 
 
@@ -88,7 +89,7 @@ async def test_the_directory_knows_a_patient_enrolled_by_a_later_event_version(
         pool: asyncpg.Pool, kafka_bootstrap: str, namespace: str) -> None:
     topic = f"{namespace}carecoord.assessment.events.v1"
     await ensure_topics(kafka_bootstrap, [topic], partitions=1)
-    await migrate_directory(pool)
+    await upgrade_pool(pool)
     enrolled = []
     for version, patient in ((1, "patient-v1"), (2, "patient-v2")):
         base = envelopes(patient, 1)[0]
