@@ -5,14 +5,16 @@ cannot disturb."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from coordination_support import Stack, clinical_stack, enroll, wait_for_entries
+from coordination_support import Episode, Stack, clinical_stack, enroll, produce, wait_for_entries
 
 from services.coordination.domain.vocabulary import CONFERENCE_DECISIONS, ESCALATION_REASONS
+from shared.envelope import Envelope
 from shared.kafka import headers as ce
 from tests.support.services import read_topic, token
 
@@ -195,3 +197,24 @@ async def test_an_erased_patient_stays_readable_but_takes_no_new_decisions(stack
     assert summary["identity_erased"] is True and summary["open_escalations"] == []
     timeline = (await stack.coordination.get(f"/v1/patients/{pid}/timeline", headers=COORD)).json()
     assert [e["summary"] for e in timeline["entries"]] == ["enrolled (age 40-49)", "identity erased"]
+
+
+async def test_a_patient_is_unknown_until_the_projection_has_seen_the_enrolment(stack: Stack) -> None:
+    pid = str(uuid.uuid4())
+    episode = Episode(pid)
+    await produce(stack.kafka, stack.settings.topic("therapy"), [
+        episode.event("TherapyEpisodeStarted", T, modality="cbt", care_step=1)])
+    await wait_for_entries(stack.pool, {pid: 1})
+    for path in ("timeline", "summary"):
+        assert (await stack.coordination.get(f"/v1/patients/{pid}/{path}", headers=COORD)).status_code == 404
+    enrolment = Envelope(id=uuid.uuid4(), source="/carecoord/assessment",
+                         type="carecoord.assessment.PatientEnrolled.v1", subject=pid, time=T + timedelta(hours=1),
+                         clinic_id="clinic-a", stream_id=f"patient-{pid}",
+                         payload={"patient_id": pid, "clinic_id": "clinic-a", "age_band": "30-39",
+                                  "preferences": {}, "occurred_at": (T + timedelta(hours=1)).isoformat()},
+                         stream_version=1, recorded_at=datetime.now(UTC))
+    await produce(stack.kafka, stack.settings.topic("assessment"), [enrolment])
+    await wait_for_entries(stack.pool, {pid: 2})
+    timeline = (await stack.coordination.get(f"/v1/patients/{pid}/timeline", headers=COORD)).json()
+    assert [e["summary"] for e in timeline["entries"]] == ["CBT episode started at care step 1",
+                                                           "enrolled (age 30-39)"]
