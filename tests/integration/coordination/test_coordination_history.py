@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from chart import CLINICIAN, Chart
+from coordination_chart import CLINICIAN, Chart
 from coordination_support import Stack, clinical_stack, enroll, wait_for_entries
 
 from tests.support.services import token
