@@ -10,10 +10,10 @@ the most severe of them.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import combinations
 from typing import cast
 
 from .facts import CourseStarted, DrugKey, PatientFacts
@@ -88,21 +88,37 @@ def _raise(pair: tuple[DrugKey, DrugKey], active: Mapping[DrugKey, tuple[CourseS
 def evaluate(facts: PatientFacts, as_of: datetime, th: Thresholds) -> list[FlagState]:
     flags: list[FlagState] = []
     open_: dict[tuple[DrugKey, DrugKey], FlagState] = {}
+    open_by_drug: dict[DrugKey, set[tuple[DrugKey, DrugKey]]] = defaultdict(set)
+    profiles: dict[DrugKey, _Profile] = {}
     for instant in drug_instants(facts):
         if instant.at > as_of:
             break
-        profiles = {drug: _profile(drug, courses) for drug, courses in instant.active.items()}
-        risky: set[tuple[DrugKey, DrugKey]] = set()
-        for a, b in combinations(sorted(profiles), 2):
-            kinds = _kinds(profiles[a], profiles[b], th)
-            if not kinds:
+        # Only pairs with a drug whose courses changed now can change: the cost per instant is
+        # (changed drugs × active drugs), not every pair again.
+        changed = {c.drug for c in instant.started} | {drug for drug, _ in instant.stopped}
+        for drug in changed:
+            if drug in instant.active:
+                profiles[drug] = _profile(drug, instant.active[drug])
+            else:
+                profiles.pop(drug, None)
+        for pair in sorted({p for drug in changed for p in open_by_drug[drug]}):
+            a, b = pair
+            if a in profiles and b in profiles and _kinds(profiles[a], profiles[b], th):
                 continue
-            risky.add((a, b))
-            if (a, b) not in open_:
-                open_[(a, b)] = _raise((a, b), instant.active, kinds, instant.at,
-                                       (profiles[a].label, profiles[b].label))
-        for pair in [p for p in open_ if p not in risky]:
             stop = next((event_id for drug, event_id in instant.stopped if drug in pair), None)
             flags.append(replace(open_.pop(pair), resolved_at=instant.at, resolved_by=stop))
+            open_by_drug[a].discard(pair)
+            open_by_drug[b].discard(pair)
+        for drug in sorted(changed & profiles.keys()):
+            for other in sorted(profiles):
+                pair = (drug, other) if drug < other else (other, drug)
+                if other == drug or pair in open_:
+                    continue
+                kinds = _kinds(profiles[pair[0]], profiles[pair[1]], th)
+                if kinds:
+                    open_[pair] = _raise(pair, instant.active, kinds, instant.at,
+                                         (profiles[pair[0]].label, profiles[pair[1]].label))
+                    open_by_drug[drug].add(pair)
+                    open_by_drug[other].add(pair)
     flags.extend(open_.values())
     return flags
