@@ -3,9 +3,9 @@
 Per instrument (PHQ-9, PHQ-15, GAD-7 by default): the baseline is the first score since the
 current care step began (a therapy episode's start or any care-step change; before the first
 of them, the patient's first score). At baseline + ``days``, if the step has not changed, the
-baseline is at least ``min_baseline``, the latest score known then is above
-``response_fraction`` of the baseline, and no EscalationDecided occurred since the baseline, the
-flag is raised. It resolves at a later score at or below that fraction, or at an
+baseline is at least ``min_baseline``, the latest score known then has not dropped by
+``response_reduction`` (a response: 50% by default), and no EscalationDecided occurred since the
+baseline, the flag is raised. It resolves at a later score showing a response, or at an
 EscalationDecided, whichever comes first (as the domain table says: a later step change alone
 does not resolve it).
 """
@@ -24,28 +24,28 @@ from .text import code, day
 
 RULE_ID = "stalled_progress"
 VERSION = 1
-DESCRIPTION = "no response (score above `response_fraction` of baseline) after `days` at one care step"
+DESCRIPTION = "no response (a drop of `response_reduction` from baseline) after `days` at one care step"
 
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     days: int
-    response_fraction: float
+    response_reduction: float  # a response is a drop from baseline of at least this share
     min_baseline: int
     instruments: tuple[str, ...]
 
     def check(self) -> str | None:
         if self.days < 1:
             return "days must be at least 1"
-        if not 0 < self.response_fraction < 1:
-            return "response_fraction must be between 0 and 1"
+        if not 0 < self.response_reduction < 1:
+            return "response_reduction must be between 0 and 1"
         return None
 
 
 def _flag(scores: list[Score], baseline: Score, deadline: datetime, escalations: list[tuple[datetime, str]],
           as_of: datetime, th: Thresholds) -> FlagState | None:
-    # Exact arithmetic: "at most half" must not depend on how 0.5 rounds.
-    limit = Fraction(str(th.response_fraction)) * baseline.total
+    # Exact arithmetic: "at least a 50% drop" must not depend on how a float rounds.
+    limit = (1 - Fraction(str(th.response_reduction))) * baseline.total  # a score at or below it is a response
     latest = scores[bisect_right([s.at for s in scores], deadline) - 1]
     if deadline > as_of or baseline.total < th.min_baseline or latest.total <= limit:
         return None
@@ -59,7 +59,7 @@ def _flag(scores: list[Score], baseline: Score, deadline: datetime, escalations:
     return FlagState(
         key=(baseline.instrument, baseline.event_id), severity="warning", raised_at=deadline, evidence=evidence,
         explanation=(f"{code(baseline.instrument)} {latest.total} against baseline {baseline.total} of "
-                     f"{day(baseline.at)}: under {round(th.response_fraction * 100)}% reduction after "
+                     f"{day(baseline.at)}: under {round(th.response_reduction * 100)}% reduction after "
                      f"{th.days} days at one care step and no escalation decided"),
         resolved_at=resolved[0] if resolved else None, resolved_by=resolved[1] if resolved else None)
 

@@ -15,7 +15,7 @@ def test_the_packaged_file_holds_the_domains_defaults() -> None:
     assert config.version == "2026.1"
     assert dict(d.values("polypharmacy")) == {"count": 5, "high_count": 10}
     assert dict(d.values("stalled_escalation")) == {"days": 14}
-    assert d.values("stalled_progress")["days"] == 56 and d.values("stalled_progress")["response_fraction"] == 0.5
+    assert d.values("stalled_progress")["days"] == 56 and d.values("stalled_progress")["response_reduction"] == 0.5
     assert dict(d.values("plan_review_due"))["days"] == 14
     assert dict(d.values("disengagement")) == {"missed_in_a_row": 2, "days_without_session": 21}
     assert dict(d.values("rapid_titration")) == {"increases": 2, "days": 7}
@@ -43,7 +43,7 @@ def test_a_clinic_without_overrides_gets_the_defaults() -> None:
     ('[clinics."c".polypharmacy]\nhigh_count = 3\n', "high_count must not be below count"),
     ('[clinics."c".polypharmcy]\ncount = 4\n', "unknown rule"),
     ('[clinics."c".dangerous_combination]\nopioid_benzodiazepine = "severe"\n', "severity must be one of"),
-    ('[clinics."c".stalled_progress]\nresponse_fraction = 1.5\n', "response_fraction"),
+    ('[clinics."c".stalled_progress]\nresponse_reduction = 1.5\n', "response_reduction"),
     ('[rules.made_up]\nx = 1\n', "unknown rule"),
 ])
 def test_a_bad_override_fails_on_load(extra: str, message: str) -> None:

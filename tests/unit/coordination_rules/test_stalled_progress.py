@@ -83,3 +83,10 @@ def test_a_backdated_response_recorded_late_means_it_never_stalled() -> None:
     [flag] = flags(history, day(69), RULE)
     assert flag.raised_at == day(56)
     assert flags(history, day(70), RULE) == []
+
+
+def test_a_clinic_may_count_a_smaller_drop_as_a_response() -> None:
+    config = clinic('[clinics."clinic-b".stalled_progress]\nresponse_reduction = 0.4\n')
+    assert flags([STEP, scored("PHQ-9", 20, day(0)), scored("PHQ-9", 12, day(40))], day(90), RULE, config) == []
+    [flag] = flags([STEP, scored("PHQ-9", 20, day(0)), scored("PHQ-9", 13, day(40))], day(90), RULE, config)
+    assert "under 40% reduction" in flag.explanation
