@@ -11,13 +11,6 @@ import asyncpg
 from shared.auth import Principal
 
 
-async def migrate_access_log(pool: asyncpg.Pool) -> None:
-    """Deprecated: use shared.migrations.upgrade_pool (kept while callers move)."""
-    from shared.migrations import upgrade_pool
-
-    await upgrade_pool(pool)
-
-
 async def record_access(pool: asyncpg.Pool | asyncpg.Connection, principal: Principal,
                         clinic_id: str, patient_id: str, action: str) -> None:
     await pool.execute(

@@ -1,4 +1,4 @@
-"""PostgreSQL connection pools and versioned SQL migrations (asyncpg).
+"""PostgreSQL connection pools (asyncpg); schema migrations are in shared.migrations.
 
 The kernel talks to PostgreSQL through asyncpg directly: the append and relay paths are
 hot, and a plain driver keeps them measurable. Each service's tables live in one schema
@@ -6,10 +6,6 @@ hot, and a plain driver keeps them measurable. Each service's tables live in one
 """
 
 from __future__ import annotations
-
-import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 
@@ -66,29 +62,3 @@ def pool_target(pool: asyncpg.Pool) -> tuple[str, str]:
         return _TARGETS[id(pool)]
     except KeyError:
         raise LookupError("this pool was not made by shared.db.create_pool") from None
-
-
-@dataclass(frozen=True)
-class Migration:
-    name: str
-    sql: str
-
-
-async def migrate(pool: asyncpg.Pool, component: str, migrations: Sequence[Migration]) -> None:
-    """Apply ``migrations`` of ``component`` once each, in order, under an advisory lock so
-    several instances starting together do not race."""
-    key = int.from_bytes(hashlib.sha256(f"migrate:{component}".encode()).digest()[:8], "big", signed=True)
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " component text NOT NULL, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, name))"
-        )
-        done = {r["name"] for r in await conn.fetch(
-            "SELECT name FROM schema_migrations WHERE component = $1", component)}
-        for m in migrations:
-            if m.name not in done:
-                await conn.execute(m.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (component, name) VALUES ($1, $2)", component, m.name)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from shared.envelope import Envelope, UnknownEventType, parse_type
-from shared.migrations import upgrade_pool
 from shared.projection import ProjectionRunner
 
 if TYPE_CHECKING:
@@ -28,11 +27,6 @@ SOURCE_SERVICE = "assessment"
 ENROLLED = "PatientEnrolled"
 ERASED = "PatientIdentityErased"
 TRANSFERRED = "PatientTransferred"
-
-async def migrate_directory(pool: asyncpg.Pool) -> None:
-    """Deprecated: use shared.migrations.upgrade_pool (kept while callers move)."""
-    await upgrade_pool(pool)
-
 
 async def add_patient(conn: asyncpg.Connection | asyncpg.Pool, patient_id: str, clinic_id: str,
                       enrolled_at: object) -> None:

@@ -7,11 +7,9 @@ from fastapi import FastAPI
 
 from services.coordination import api, handlers, reads, status
 from services.coordination.deps import CoordinationContext
-from services.coordination.migrations import migrate_read_models
 from services.coordination.projection.store import CoordinationProjection
-from shared.access_log import migrate_access_log
 from shared.access_log_api import access_log_router
-from shared.directory import PatientDirectory, migrate_directory
+from shared.directory import PatientDirectory
 from shared.idempotency import IdempotencyStore
 from shared.projection import ProjectionRunner
 from shared.service import Runtime, Started, create_service_app
@@ -30,17 +28,13 @@ def projection_runner(rt: Runtime) -> ProjectionRunner:
         pool=rt.pool, bootstrap_servers=s.kafka_bootstrap_servers, group_id=f"{s.topic_namespace}coordination",
         topics=[*(s.topic(source) for source in SOURCES), s.topic()],
         projection=CoordinationProjection(handlers.registry()),
-        partitions=s.topic_partitions, trace_links=s.telemetry_exporter != "off")
+        partitions=s.topic_partitions, replication=s.topic_replication_factor,
+        min_insync=s.topic_min_insync_replicas, trace_links=s.telemetry_exporter != "off")
 
 
 async def _start(rt: Runtime) -> Started[CoordinationContext]:
-    idempotency = IdempotencyStore(rt.pool)
-    await idempotency.migrate()
-    await migrate_directory(rt.pool)
-    await migrate_access_log(rt.pool)
-    await migrate_read_models(rt.pool)
+    idempotency = IdempotencyStore(rt.pool)  # tables: the lifespan migrated the database
     runner = projection_runner(rt)
-    await runner.migrate()
     rt.consumers.append(runner)  # /ready reports it
     context = CoordinationContext(rt, idempotency, PatientDirectory(rt.pool), handlers.command_handler(rt.store),
                                   runner)

@@ -1,4 +1,4 @@
-"""The coordination read models as SQLAlchemy Core tables (the DDL is in migrations.py).
+"""The coordination read models as SQLAlchemy Core tables (the DDL is in migrations/versions/).
 
 Constraint and index names are explicit so that code and migrations refer to them by name
 (``ON CONFLICT ON CONSTRAINT …``) and an Alembic autogenerate finds nothing to rename.

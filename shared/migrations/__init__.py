@@ -12,6 +12,7 @@ starting together serialise on an advisory lock: the second finds nothing to do.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -32,19 +33,22 @@ KERNEL = "kernel"
 MIGRATION_LOCK = int.from_bytes(hashlib.sha256(b"carecoord:migrations").digest()[:4], "big", signed=True)
 
 
-def version_locations(service: str | None) -> list[Path]:
-    locations = [HERE / "versions"]
-    own = ROOT / "services" / service / "migrations" / "versions" if service else None
-    if own is not None and own.is_dir():
-        locations.append(own)
-    return locations
+def version_locations() -> list[Path]:
+    """The kernel's revisions and every service's: a database holds one service's branch,
+    but Alembic must know all of them to read any database's version table."""
+    services = sorted((ROOT / "services").glob("*/migrations/versions"))
+    return [HERE / "versions", *services]
 
 
-def config(service: str | None) -> Config:
+def has_branch(service: str) -> bool:
+    return (ROOT / "services" / service / "migrations" / "versions").is_dir()
+
+
+def config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     cfg.set_main_option("path_separator", "os")
-    cfg.set_main_option("version_locations", ":".join(str(p) for p in version_locations(service)))
+    cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in version_locations()))
     return cfg
 
 
@@ -64,8 +68,8 @@ def _engine_target(dsn: str) -> tuple[str, dict[str, Any]]:
 async def upgrade(dsn: str, schema: str = "public", service: str | None = None) -> None:
     """Bring ``schema`` up to the newest kernel revision and, with ``service``, that
     service's own; idempotent."""
-    cfg = config(service)
-    target = "heads" if service and len(version_locations(service)) > 1 else f"{KERNEL}@head"
+    cfg = config()
+    targets = [f"{KERNEL}@head", *([f"{service}@head"] if service and has_branch(service) else [])]
     url, connect_args = _engine_target(dsn)
     engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
     try:
@@ -77,7 +81,8 @@ async def upgrade(dsn: str, schema: str = "public", service: str | None = None) 
 
             def run(sync: Connection) -> None:
                 cfg.attributes.update(connection=sync, schema=schema)
-                command.upgrade(cfg, target)
+                for target in targets:
+                    command.upgrade(cfg, target)
 
             await conn.run_sync(run)
     finally:

@@ -28,7 +28,6 @@ from services.coordination.handlers import registry
 from services.coordination.migrations import migrate_read_models
 from services.coordination.projection.store import CoordinationProjection
 from shared.db import create_pool
-from shared.directory import migrate_directory
 from shared.envelope import Envelope, event_type
 from shared.kafka import headers as ce
 from shared.kafka.clients import ensure_topics
@@ -144,7 +143,7 @@ async def publish(bootstrap: str, topics: dict[str, str], events: list[Envelope]
 async def empty_read_models(pool: asyncpg.Pool) -> None:
     """Every table but the migration record: the next round projects from scratch."""
     tables = [r["tablename"] for r in await pool.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'schema_migrations'")]
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'")]
     if tables:
         await pool.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables))
 
@@ -164,7 +163,6 @@ async def bench_coordination(env: BenchEnv) -> list[Comparison]:
         return StampedConsumer(*topics.values(), bootstrap_servers=env.kafka, group_id=group, **CONSUMER_OPTIONS)
 
     try:
-        await migrate_directory(pool)
         await migrate_read_models(pool)
 
         async def ours(r: int) -> float:

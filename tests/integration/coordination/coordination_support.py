@@ -25,7 +25,6 @@ from services.coordination.projection.store import CoordinationProjection
 from services.coordination.status import partition_offsets
 from services.pharmacy.app import create_app as create_pharmacy
 from services.therapy.app import create_app as create_therapy
-from shared.directory import migrate_directory
 from shared.envelope import Envelope, event_type
 from shared.kafka import headers as ce
 from shared.kafka.clients import make_producer
@@ -163,7 +162,6 @@ async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
 async def projecting(pool: asyncpg.Pool, bootstrap: str, group: str, topics: list[str]
                      ) -> AsyncIterator[ProjectionRunner]:
     """The coordination projection as a bare runner (its own group) for the block."""
-    await migrate_directory(pool)
     await migrate_read_models(pool)
     runner = ProjectionRunner(pool=pool, bootstrap_servers=bootstrap, group_id=group, topics=topics,
                               projection=CoordinationProjection(registry()), partitions=3, max_backoff=0.5)
