@@ -8,9 +8,12 @@ from typing import Protocol
 
 import asyncpg
 from opentelemetry import trace
+from pydantic import ValidationError
 
 from shared.dberrors import is_environmental, signature
-from shared.envelope import Envelope
+from shared.envelope import Envelope, UnknownEventType
+from shared.errors import DomainError
+from shared.kafka.headers import EnvelopeDecodeError
 from shared.projection.items import Item
 from shared.telemetry import context_from_traceparent
 
@@ -76,9 +79,17 @@ async def apply_in_order(conn: asyncpg.Connection, items: list[Item], apply: App
             if item.stream is not None:
                 broken.add(item.stream)
     errors = [i.error for i in failed if i.error is not None]
-    if len(attempted) >= 2 and len(failed) == len(attempted) and len({signature(e) for e in errors}) == 1:
+    if (len(attempted) >= 2 and len(failed) == len(attempted) and len({signature(e) for e in errors}) == 1
+            and not any(names_the_message(e) for e in errors)):
         raise SameFailureEverywhere(errors[0])
     return failed
+
+
+def names_the_message(exc: BaseException) -> bool:
+    """A refusal that is about the event itself (its payload fails its model, a rule refuses
+    it): two such events in one batch are two poison messages, not an environment failing
+    everything alike, however alike their errors look."""
+    return isinstance(exc, (ValidationError, DomainError, EnvelopeDecodeError, UnknownEventType))
 
 
 async def apply_traced(projection: Projection, conn: asyncpg.Connection, items: list[Item],

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from kernel_support import envelopes, new_group, registry, running, topic_name, wait_for
+from pydantic import BaseModel
 
 from shared.envelope import Envelope
 from shared.kafka import headers as ce
@@ -120,3 +121,33 @@ async def test_every_event_failing_the_same_way_is_not_poison(
         projection.fixed = True
 
     await _run_until_fixed(pool, kafka_bootstrap, namespace, projection, deploy_fix, "SameFailureEverywhere")
+
+
+class Strict:
+    """A read model whose payload model refuses every one of these events: each is poison
+    in its own right, however alike the refusals look."""
+
+    name = "strict"
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
+        for env in events:
+            Needs.model_validate(env.payload)
+
+
+class Needs(BaseModel):
+    missing_field: int
+
+
+async def test_events_refused_alike_by_their_model_are_still_dead_lettered(
+        pool: asyncpg.Pool, kafka_bootstrap: str, namespace: str) -> None:
+    topic = topic_name(namespace)
+    await ensure_topics(kafka_bootstrap, [topic, f"{topic}.dlq"], partitions=1)
+    await _publish(kafka_bootstrap, topic, 3)
+    runner = ProjectionRunner(pool=pool, bootstrap_servers=kafka_bootstrap, group_id=new_group(), topics=[topic],
+                              projection=Strict(), registry=registry(), max_backoff=0.2)
+    await runner.migrate()
+    async with running(runner.run):
+        async def dead() -> bool:
+            return runner.stats.dead_lettered == 3
+        await wait_for(dead, 20, "the three refused events to be dead-lettered")
+    assert await _dead_letters(kafka_bootstrap, topic) == 3
