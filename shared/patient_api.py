@@ -21,6 +21,7 @@ from shared.envelope import Metadata
 from shared.errors import Conflict
 from shared.handler import Hook, Outcome
 from shared.idempotency import ToBody
+from shared.metrics.note import note_refusal
 from shared.request_context import command_metadata
 from shared.service import ServiceContext, patient_clinic, run_command
 
@@ -45,6 +46,7 @@ async def refuse_erased(ctx: ServiceContext, patient_id: str) -> None:
     """An erased patient's pseudonymous history stays readable, but nothing new is recorded
     about someone the clinic no longer knows (409, with the reason)."""
     if await identity_erased(ctx.pool, patient_id):
+        note_refusal("erased")  # counted apart from other refusals of the stream's state
         raise Conflict(ERASED, field="patient_id")
 
 

@@ -28,6 +28,9 @@ from shared.errors import DomainError
 from shared.eventstore import PostgresEventStore
 from shared.idempotency import Command, IdempotencyStore, ToBody, run_idempotent
 from shared.kafka.clients import ensure_topics, kafka_ready
+from shared.metrics.app import install_metrics
+from shared.metrics.http import refusal_reason
+from shared.metrics.note import note_refusal
 from shared.migrations import upgrade_pool
 from shared.outbox import OutboxRelay
 from shared.projection.health import MonitoredConsumer
@@ -134,6 +137,7 @@ def create_service_app(
         telemetry = TelemetryConfig(service_name=settings.service_name,
                                     exporter=settings.telemetry_exporter,
                                     otlp_endpoint=settings.otlp_endpoint,
+                                    sample_ratio=settings.telemetry_sample_ratio,
                                     log_level=settings.log_level)
         setup_tracing(telemetry)
         setup_logging(telemetry)
@@ -172,6 +176,7 @@ def create_service_app(
                   telemetry={"tracing": False, "logs": False})
     app.state.authenticator = Authenticator(auth_config(settings))
     instrument_app(app, settings.service_name)
+    install_metrics(app, settings.service_name, clinics=settings.metrics_clinics.split(","), version=app.version)
     app.add_middleware(RejectUnstorablePaths)
     _install_error_handlers(app)
     app.include_router(_health_router())
@@ -247,6 +252,8 @@ def _health_router() -> APIRouter:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        reason, conflict = refusal_reason(exc)
+        note_refusal(reason, conflict=conflict)
         if exc.status_code == 422:
             loc = ["body", *exc.field.split(".")] if exc.field else ["body"]
             return JSONResponse({"detail": [{"loc": loc, "msg": exc.reason, "type": "rule_violation"}]},
@@ -271,6 +278,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        note_refusal("validation")
         # FastAPI echoes the offending input by default; it may be patient data.
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
                   for e in exc.errors()]

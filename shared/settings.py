@@ -10,9 +10,9 @@ exports, so one environment serves four services. Nothing is read at import time
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _SHARED_FIELDS = (
@@ -27,6 +27,8 @@ _SHARED_FIELDS = (
     "jwks_url",
     "telemetry_exporter",
     "otlp_endpoint",
+    "telemetry_sample_ratio",
+    "metrics_clinics",
     "log_level",
 )
 
@@ -60,6 +62,11 @@ class ServiceSettings(BaseSettings):
     jwks_url: str | None = None
     telemetry_exporter: Literal["off", "console", "otlp"] = "off"
     otlp_endpoint: str | None = None
+    # Share of new traces kept (parent-based: a request that arrives sampled stays sampled).
+    telemetry_sample_ratio: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    # Clinic ids that may appear as a label of the command metrics, comma-separated; every other
+    # clinic counts as "other". Empty (the default): no clinic label at all.
+    metrics_clinics: str = ""
     log_level: str = "INFO"
     relay_enabled: bool = True
     relay_batch_size: int = 1000

@@ -27,6 +27,7 @@ from shared.kafka import headers as ce
 from shared.kafka.clients import make_producer
 from shared.retry import Backoff, sleep_or_stop
 from shared.telemetry import context_from_traceparent, current_traceparent, inject_kafka_headers
+from shared.telemetry.semconv import producer_attributes
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("carecoord.outbox")
@@ -96,6 +97,7 @@ class OutboxRelay:
         # worth its cost only where spans are exported.
         self.trace_each_event = trace_each_event
         self.stats = RelayStats()
+        self.leading = False  # holds the outbox lead (a gauge on /metrics)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; waits its turn while another instance leads.
@@ -126,11 +128,13 @@ class OutboxRelay:
                 await sleep_or_stop(stop, ELECTION_INTERVAL)
             else:
                 return
+            self.leading = True
             try:
                 await self._loop(stop, leader)
                 if not stop.is_set():
                     raise ConnectionError("the leader session was lost")
             finally:
+                self.leading = False
                 await self._close_producer()
                 if not leader.is_closed():
                     with contextlib.suppress(Exception):
@@ -185,7 +189,7 @@ class OutboxRelay:
     async def _send(self, producer: AIOKafkaProducer, row: asyncpg.Record, env: Envelope) -> asyncio.Future[Any]:
         key, value, headers = ce.encode(env, value=row["payload"].encode())
         if self.trace_each_event and env.traceparent:
-            with _relay_span(env) as traceparent:
+            with _relay_span(env, row["topic"]) as traceparent:
                 inject_kafka_headers(headers, traceparent)
                 return await producer.send(row["topic"], value=value, key=key, headers=headers)
         # Untraced export: the record carries the request's own traceparent, so the consumer
@@ -244,10 +248,10 @@ class OutboxRelay:
 
 
 @contextlib.contextmanager
-def _relay_span(env: Envelope) -> Iterator[str | None]:
+def _relay_span(env: Envelope, topic: str) -> Iterator[str | None]:
     """A publish span continuing the request's trace, so consumers continue it in turn."""
     with tracer.start_as_current_span(
-        "outbox publish", context=context_from_traceparent(env.traceparent),
-        kind=trace.SpanKind.PRODUCER, attributes={"messaging.system": "kafka"},
+        f"send {topic}", context=context_from_traceparent(env.traceparent),
+        kind=trace.SpanKind.PRODUCER, attributes=producer_attributes(topic, str(env.id)),
     ):
         yield current_traceparent()

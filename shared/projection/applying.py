@@ -16,6 +16,7 @@ from shared.errors import DomainError
 from shared.kafka.headers import EnvelopeDecodeError
 from shared.projection.items import Item
 from shared.telemetry import context_from_traceparent
+from shared.telemetry.semconv import consumer_attributes, consumer_span_name
 
 tracer = trace.get_tracer("carecoord.projection")
 
@@ -93,7 +94,7 @@ def names_the_message(exc: BaseException) -> bool:
 
 
 async def apply_traced(projection: Projection, conn: asyncpg.Connection, items: list[Item],
-                       trace_links: bool) -> None:
+                       trace_links: bool, group: str | None = None) -> None:
     envelopes = [i.envelope for i in items if i.envelope is not None]
     if not envelopes:
         return
@@ -106,8 +107,10 @@ async def apply_traced(projection: Projection, conn: asyncpg.Connection, items: 
             context = trace.get_current_span(context_from_traceparent(env.traceparent)).get_span_context()
             if context.is_valid:
                 links.append(trace.Link(context))
+    topics = {i.record.topic for i in items if i.envelope is not None}
+    attributes = {**consumer_attributes(topics, group, len(envelopes)), "carecoord.projection": projection.name}
     with tracer.start_as_current_span(
-        f"project {projection.name}", context=context_from_traceparent(parent), links=links,
-        kind=trace.SpanKind.CONSUMER, attributes={"messaging.batch.message_count": len(envelopes)},
+        consumer_span_name(topics), context=context_from_traceparent(parent), links=links,
+        kind=trace.SpanKind.CONSUMER, attributes=attributes,
     ):
         await projection.apply(conn, envelopes)

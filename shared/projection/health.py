@@ -86,6 +86,9 @@ class ConsumerReport:
     last_batch_at: datetime | None
     last_error_type: str | None
     held_back: int
+    # Cumulative counts since the process started, for /metrics (not part of /ready's body).
+    applied: int = 0
+    dead_lettered: int = 0
 
     @property
     def ready(self) -> bool:

@@ -287,7 +287,7 @@ class ProjectionRunner:
         return fresh
 
     async def _apply(self, conn: asyncpg.Connection, items: list[Item]) -> None:
-        await apply_traced(self.projection, conn, items, self.trace_links)
+        await apply_traced(self.projection, conn, items, self.trace_links, self.group_id)
 
     async def _dead_letter(self, item: Item) -> None:
         record, exc = item.record, item.error
@@ -312,7 +312,7 @@ class ProjectionRunner:
             status=self.health.status(self.stuck_after),
             lag=sum(lag.values()) if lag is not None else None, lag_by_partition=lag or {},
             last_batch_at=self.health.last_batch_at, last_error_type=self.health.last_error_type,
-            held_back=self.health.held_back)
+            held_back=self.health.held_back, applied=self.stats.applied, dead_lettered=self.stats.dead_lettered)
 
 
 def _event_id(item: Item) -> uuid.UUID | None:

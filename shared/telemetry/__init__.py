@@ -9,7 +9,7 @@ from shared.telemetry.propagation import (
     extract_traceparent,
     inject_kafka_headers,
 )
-from shared.telemetry.tracing import setup_tracing
+from shared.telemetry.tracing import detach_exporter, flush_tracing, setup_tracing
 
 __all__ = [
     "LOG_EXTRA_ALLOWLIST",
@@ -18,7 +18,9 @@ __all__ = [
     "TelemetryConfig",
     "context_from_traceparent",
     "current_traceparent",
+    "detach_exporter",
     "extract_traceparent",
+    "flush_tracing",
     "inject_kafka_headers",
     "instrument_app",
     "setup_logging",

@@ -1,4 +1,6 @@
-"""One server span per HTTP request, named by route template.
+"""One server span per HTTP request, named by route template (the OpenTelemetry HTTP
+server conventions: ``{method} {route}``, ``http.request.method``, ``http.route``,
+``http.response.status_code``).
 
 URLs here carry patient ids (``/patients/{patient_id}/...``), so the span records the
 route *template*, the method and the status code, and nothing from the concrete path,
@@ -16,6 +18,8 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.telemetry.semconv import HTTP_METHOD, HTTP_ROUTE, HTTP_STATUS
 
 _propagator = TraceContextTextMapPropagator()
 
@@ -85,7 +89,7 @@ class ServerSpanMiddleware:
             method,
             context=parent,
             kind=SpanKind.SERVER,
-            attributes={"http.method": method},
+            attributes={HTTP_METHOD: method},
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
@@ -101,9 +105,9 @@ class ServerSpanMiddleware:
                 route = route_template(scope, root_path_before)
                 if route is not None:
                     span.update_name(f"{method} {route}")
-                    span.set_attribute("http.route", route)
+                    span.set_attribute(HTTP_ROUTE, route)
                 if status_code is not None:
-                    span.set_attribute("http.status_code", status_code)
+                    span.set_attribute(HTTP_STATUS, status_code)
                     if status_code >= 500 and not failed:
                         span.set_status(Status(StatusCode.ERROR))
 

@@ -53,7 +53,7 @@ async def test_batch_span_links_to_every_request_trace(pool: asyncpg.Pool, kafka
         async def applied() -> bool:
             return seen.count == 5
         await wait_for(applied, 20, "the projection to apply five events")
-    spans = [s for s in exporter.get_finished_spans() if s.name == "project seen"]
+    spans = [s for s in exporter.get_finished_spans() if (s.attributes or {}).get("carecoord.projection") == "seen"]
     linked = {link.context.trace_id for s in spans for link in s.links}
     parents = {s.context.trace_id for s in spans if not s.links}
     assert request_traces <= linked | parents, "a consumed event lost its request's trace"

@@ -232,9 +232,9 @@ def test_server_span_uses_route_template_and_incoming_trace(
     [span] = _server_spans(spans)
     assert span.name == "GET /v1/patients/{patient_id}/timeline"
     assert dict(span.attributes or {}) == {
-        "http.method": "GET",
+        "http.request.method": "GET",
         "http.route": "/v1/patients/{patient_id}/timeline",
-        "http.status_code": 200,
+        "http.response.status_code": 200,
     }
     assert format(span.context.trace_id, "032x") == REMOTE_TRACE_ID
     assert span.parent is not None and format(span.parent.span_id, "016x") == REMOTE_SPAN_ID
@@ -249,7 +249,7 @@ def test_unmatched_path_is_named_by_method_only(spans: InMemorySpanExporter) -> 
     assert response.status_code == 404
     [span] = _server_spans(spans)
     assert span.name == "GET"
-    assert dict(span.attributes or {}) == {"http.method": "GET", "http.status_code": 404}
+    assert dict(span.attributes or {}) == {"http.request.method": "GET", "http.response.status_code": 404}
 
 
 def test_failed_request_marks_span_without_exception_message(
@@ -261,6 +261,6 @@ def test_failed_request_marks_span_without_exception_message(
     assert span.name == "POST /v1/patients/{patient_id}/fail"
     assert span.status.status_code is StatusCode.ERROR
     assert span.status.description == "ValueError"
-    assert span.attributes is not None and span.attributes["http.status_code"] == 500
+    assert span.attributes is not None and span.attributes["http.response.status_code"] == 500
     assert not span.events
     assert "Jane" not in repr(span.to_json())
