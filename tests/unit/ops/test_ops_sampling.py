@@ -4,10 +4,13 @@ span whose parent was sampled (an incoming request, a Kafka record) follows its 
 from __future__ import annotations
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
-from shared.telemetry import TelemetryConfig, setup_tracing
+from shared.telemetry import TelemetryConfig, detach_exporter, setup_tracing, tracing
 from shared.telemetry.tracing import ConfigurableSampler
 
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -38,3 +41,26 @@ def test_ratio_half_keeps_about_half_of_new_traces() -> None:
 def test_a_ratio_outside_zero_to_one_is_refused() -> None:
     with pytest.raises(ValueError):
         setup_tracing(TelemetryConfig(service_name="test", sample_ratio=1.5))
+
+
+def test_a_later_setup_attaches_its_exporter_once_and_it_can_be_detached(monkeypatch: pytest.MonkeyPatch) -> None:
+    exported = InMemorySpanExporter()
+    made: list[TelemetryConfig] = []
+
+    def processor(config: TelemetryConfig) -> SimpleSpanProcessor:
+        made.append(config)
+        return SimpleSpanProcessor(exported)
+
+    monkeypatch.setattr(tracing, "_processor", processor)
+    config = TelemetryConfig(service_name="test", exporter="console", otlp_endpoint="unit-test")
+    setup_tracing(TelemetryConfig(service_name="test"))  # the provider exists already
+    setup_tracing(config)
+    setup_tracing(config)
+    with trace.get_tracer("test").start_as_current_span("exported once"):
+        pass
+    assert made == [config]
+    assert [s.name for s in exported.get_finished_spans()] == ["exported once"]
+    detach_exporter(config)
+    with trace.get_tracer("test").start_as_current_span("not exported"):
+        pass
+    assert [s.name for s in exported.get_finished_spans()] == ["exported once"]

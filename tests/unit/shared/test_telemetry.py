@@ -60,7 +60,8 @@ def tracer(provider: TracerProvider) -> trace.Tracer:
 
 
 def test_setup_tracing_installs_one_global_provider(provider: TracerProvider) -> None:
-    again = setup_tracing(TelemetryConfig(service_name="other", exporter="console"))
+    # "off": an exporter named here would stay attached for the rest of the process.
+    again = setup_tracing(TelemetryConfig(service_name="other", exporter="off"))
     assert again is provider
     assert trace.get_tracer_provider() is provider
     # Whichever configuration came first in this process names the service; never "other".
