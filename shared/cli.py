@@ -4,6 +4,7 @@
     carecoord serve pharmacy [--port 8002]                  run one service
     carecoord dlq replay --topic T [--group G]              dead letters back to their topic
     carecoord db upgrade [SERVICE]                          apply pending schema migrations
+    carecoord status [--url SERVICE=URL ...]                readiness, backlog, lag, dead letters
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from shared.auth.cli import add_token_parser
 from shared.migrations.cli import add_db_parser
 from shared.projection.dlq import add_dlq_parser
 from shared.services import SERVICES
+from shared.status import add_status_parser
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -38,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=_serve)
     add_dlq_parser(sub)
     add_db_parser(sub)
+    add_status_parser(sub)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result
