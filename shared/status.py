@@ -151,7 +151,7 @@ def _targets(pairs: list[str] | None) -> dict[str, str]:
 def _run(args: argparse.Namespace) -> int:
     targets = _targets(args.url)
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        statuses = list(pool.map(lambda item: service_status(*item, timeout=args.timeout), targets.items()))
+        statuses = list(pool.map(lambda item: service_status(item[0], item[1], args.timeout), targets.items()))
     dlq: dict[str, int] | None = None
     dlq_error: str | None = None
     try:
