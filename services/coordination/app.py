@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.coordination import api, handlers, reads, status
+from services.coordination import api, handlers, reads, status, streams
 from services.coordination.deps import CoordinationContext
 from services.coordination.projection.store import CoordinationProjection
 from shared.access_log_api import access_log_router
@@ -44,5 +44,5 @@ async def _start(rt: Runtime) -> Started[CoordinationContext]:
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     return create_service_app(settings or Settings(), title="carecoord coordination",
                               description="One timeline and one live summary per patient; the team's decisions.",
-                              routers=[reads.router, api.router, status.router, access_log_router()],
+                              routers=[reads.router, api.router, status.router, streams.router, access_log_router()],
                               on_start=_start)
