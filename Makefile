@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: up down status test lint bench install clean
+.PHONY: up down status test lint bench docs install clean
 
 up: install           ## Kafka + PostgreSQL + every service, in the foreground; Ctrl-C stops all
 	$(PY) deploy/local/up.py
@@ -28,6 +28,9 @@ lint: install
 
 bench: install        ## throughput side by side with raw clients and the eventsourcing library
 	$(PY) deploy/local/run_bench.py
+
+docs: install         ## docs/asyncapi.yaml from the services' event models (a test checks it is current)
+	$(PY) -m deploy.asyncapi
 
 install: $(STAMP)
 
