@@ -18,12 +18,12 @@ status:
 	$(PYTHON) deploy/local/stack.py status
 
 test: install         ## lint, then the whole suite (unit + integration) against real Kafka and PostgreSQL
-	$(PY) -m ruff check shared services tests deploy
+	$(PY) -m ruff check shared services tests deploy examples
 	$(PY) -m mypy shared services
 	$(PY) deploy/local/run_tests.py $(PYTEST_ARGS)
 
 lint: install
-	$(PY) -m ruff check shared services tests deploy
+	$(PY) -m ruff check shared services tests deploy examples
 	$(PY) -m mypy shared services
 
 bench: install        ## throughput side by side with raw clients and the eventsourcing library

@@ -25,7 +25,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     module = importlib.import_module(f"services.{args.service}.app")
     uvicorn.run(module.create_app(), host=args.host, port=args.port or SERVICES[args.service],
-                log_config=None, access_log=False)
+                log_config=None, access_log=False,
+                # Open SSE streams would otherwise hold a graceful shutdown for their lifetime.
+                timeout_graceful_shutdown=5)
     return 0
 
 
