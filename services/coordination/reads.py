@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime
 
 from services.coordination.deps import Context, CoordinationContext
+from services.coordination.flagging.model import flag_json, from_row
 from services.coordination.projection.state import PatientSummary
 from services.coordination.projection.view import summary_view
 from services.coordination.schemas import TimelineResponse
@@ -75,7 +76,10 @@ async def timeline(
     return result
 
 
-@router.get("/summary", summary="The patient's care at a glance: medications, therapy, scores, decisions")
+@router.get("/summary", summary="The patient's care at a glance: medications, therapy, scores, decisions, open flags")
 async def summary(patient_id: str, ctx: Context, principal: ClinicalReader) -> dict[str, Any]:
     state = await _projected(ctx, principal, patient_id, "read summary")
-    return summary_view(state, datetime.now(UTC))
+    rows = await ctx.pool.fetch(
+        "SELECT * FROM flags WHERE patient_id = $1 AND status <> 'resolved' "
+        "ORDER BY severity_rank DESC, raised_at, flag_id", patient_id)
+    return summary_view(state, datetime.now(UTC), [flag_json(from_row(r)) for r in rows])

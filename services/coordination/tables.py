@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
+    Computed,
     DateTime,
+    Identity,
     Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -55,4 +60,71 @@ patient_summaries = Table(
     Column("last_event_at", DateTime(timezone=True)),
     Column("state", JSONB, nullable=False),
     PrimaryKeyConstraint("patient_id", name="patient_summaries_pkey"),
+)
+
+SEVERITY_RANK = "CASE severity WHEN 'urgent' THEN 3 WHEN 'high' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END"
+
+flags = Table(
+    "flags",
+    metadata,
+    Column("flag_id", Text, nullable=False),
+    Column("rule_id", Text, nullable=False),
+    Column("rule_version", Text, nullable=False),
+    Column("patient_id", Text, nullable=False),
+    Column("clinic_id", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    # The worklist's order (most severe first), a column its index and cursor can use.
+    Column("severity_rank", SmallInteger, Computed(SEVERITY_RANK, persisted=True)),
+    Column("status", Text, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("acknowledged_by", Text),
+    Column("ack_reason", Text),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("withdrawn", Boolean, nullable=False, server_default=text("false")),
+    Column("thresholds", JSONB, nullable=False),
+    Column("evidence", JSONB, nullable=False),
+    Column("explanation", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    PrimaryKeyConstraint("flag_id", name="flags_pkey"),
+    CheckConstraint("severity IN ('info', 'warning', 'high', 'urgent')", name="flags_severity_check"),
+    CheckConstraint("status IN ('open', 'acknowledged', 'resolved')", name="flags_status_check"),
+    CheckConstraint("(status = 'resolved') = (resolved_at IS NOT NULL)", name="flags_resolved_at_check"),
+    CheckConstraint("status <> 'acknowledged' OR acknowledged_at IS NOT NULL", name="flags_acknowledged_at_check"),
+    Index("flags_patient", "patient_id", "raised_at"),
+    Index("flags_worklist", "clinic_id", text("severity_rank DESC"), "raised_at", "flag_id"),
+)
+
+# Every change of a flag, in commit order per clinic: what dashboards follow (the flag as the
+# API shows it after the change).
+flag_changes = Table(
+    "flag_changes",
+    metadata,
+    Column("change_id", BigInteger, Identity(always=True), nullable=False),
+    Column("flag_id", Text, nullable=False),
+    Column("patient_id", Text, nullable=False),
+    Column("clinic_id", Text, nullable=False),
+    Column("change", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("flag", JSONB, nullable=False),
+    PrimaryKeyConstraint("change_id", name="flag_changes_pkey"),
+    CheckConstraint("change IN ('raised', 'acknowledged', 'resolved')", name="flag_changes_change_check"),
+    Index("flag_changes_clinic", "clinic_id", "change_id"),
+)
+
+# The service's own record of acknowledgements (not a read model: a rebuild keeps it). The
+# note never leaves the service and is erased with the patient's identity.
+flag_acknowledgements = Table(
+    "flag_acknowledgements",
+    metadata,
+    Column("flag_id", Text, nullable=False),
+    Column("patient_id", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("note", Text),
+    Column("acknowledged_by", Text, nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    PrimaryKeyConstraint("flag_id", name="flag_acknowledgements_pkey"),
+    CheckConstraint("char_length(note) <= 2000", name="flag_acknowledgements_note_check"),
+    Index("flag_acknowledgements_patient", "patient_id"),
 )

@@ -21,6 +21,7 @@ from shared.envelope import Envelope, canonical_meta_parts, canonical_payload
 from shared.eventstore.base import (
     AppendResult,
     ConcurrencyError,
+    EventIdReused,
     SideWrite,
     VerifyResult,
     check_batch,
@@ -132,6 +133,66 @@ class PostgresEventStore:
                 # unique key still turns a lost race into the conflict callers handle.
                 raise ConcurrencyError(stream_id, expected_version,
                                        await self.stream_version(stream_id)) from None
+            raise
+
+    async def append_on(
+        self,
+        conn: asyncpg.Connection,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[Envelope],
+        *,
+        topic: str | None = None,
+    ) -> AppendResult:
+        """Append on the caller's connection, inside the caller's transaction, so events and
+        outbox rows commit with whatever else the caller writes (a read model's rows, say).
+
+        Same SQL function and lock as :meth:`append`; the outbox row goes to ``topic`` (the
+        store's own topic when None). The append lock is held until the caller commits, so
+        callers append last. A refused append leaves the caller's transaction aborted: there
+        is no retry to answer here, so a reused event id is an error, not a replay."""
+        check_batch(stream_id, events)
+        if not conn.is_in_transaction():
+            raise RuntimeError("append_on needs the caller's open transaction")
+        try:
+            rows = await conn.fetch(_APPEND, APPEND_LOCK, stream_id, expected_version, *_arguments(events),
+                                    topic if topic is not None else self.outbox_topic)
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == "CC001":
+                raise ConcurrencyError(stream_id, expected_version, int(exc.args[0])) from None
+            if exc.sqlstate == "CC003":
+                raise EventIdReused(str(events[0].id), "(an append in the caller's transaction)") from None
+            raise
+        return AppendResult(tuple(e.stored(r["stream_version"], r["recorded_at"], bytes(r["hash"]),
+                                           r["global_position"]) for e, r in zip(events, rows, strict=True)))
+
+    async def append_many_on(
+        self,
+        conn: asyncpg.Connection,
+        appends: Sequence[tuple[str, int | None, Sequence[Envelope]]],
+        *,
+        topic: str | None = None,
+    ) -> None:
+        """:meth:`append_on` for several streams at once, pipelined in one round trip (a
+        projection announcing changes of many patients' streams in one batch). Each
+        (stream, expected version, events) is appended as :meth:`append_on` would; the stored
+        versions are not returned. The first refusal raises as there and aborts the caller's
+        transaction, the other streams' appends with it."""
+        if not appends:
+            return
+        for stream_id, _, events in appends:
+            check_batch(stream_id, events)
+        if not conn.is_in_transaction():
+            raise RuntimeError("append_many_on needs the caller's open transaction")
+        box = topic if topic is not None else self.outbox_topic
+        try:
+            await conn.executemany(_APPEND, [(APPEND_LOCK, stream_id, expected, *_arguments(events), box)
+                                             for stream_id, expected, events in appends])
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == "CC001":
+                raise ConcurrencyError("(one of several streams)", None, int(exc.args[0])) from None
+            if exc.sqlstate == "CC003":
+                raise EventIdReused("(one of several streams)", "(an append in the caller's transaction)") from None
             raise
 
     async def _stored(self, events: Sequence[Envelope]) -> dict[str, Envelope]:

@@ -1,12 +1,16 @@
-"""(d): the coordination projection — four topics into timeline and summaries.
+"""(d): the coordination projection — four topics into timeline and summaries, without and with
+the rules.
 
 N events of realistic shape (enrolments, scores, life changes, medication courses, therapy
 episodes, team decisions; ~20 per patient) sit on the four input topics, each keyed by
 patient. Ours: the coordination service's ``ProjectionRunner`` + ``CoordinationProjection``
 (read, lock, fold, timeline rows, summaries, directory, tracking; one transaction per fetch)
 until all N are applied, into emptied read models each round. Baseline: an aiokafka consumer
-with the same settings reading the same four topics and doing nothing else. Both timed from
-the first non-empty fetch.
+with the same settings reading the same four topics and doing nothing else. Then the same
+projection with every rule on (evaluation of each batch's patients from their timelines,
+reconciliation, flags, change log and flag events with their outbox rows) beside it without
+rules, in the same rounds; the issue's aim is rules costing less than half of the projection's
+time, i.e. a ratio of at least 0.5. All timed from the first non-empty fetch.
 
 Also the source of synthetic histories for coordination's integration tests.
 """
@@ -24,11 +28,14 @@ from typing import Any
 
 import asyncpg
 
+from services.coordination.flagging.evaluation import Flagging
 from services.coordination.handlers import registry
 from services.coordination.migrations import migrate_read_models
 from services.coordination.projection.store import CoordinationProjection
+from services.coordination.rules import load_config
 from shared.db import create_pool
 from shared.envelope import Envelope, event_type
+from shared.eventstore import PostgresEventStore
 from shared.kafka import headers as ce
 from shared.kafka.clients import ensure_topics
 from shared.projection import ProjectionRunner
@@ -165,9 +172,11 @@ async def bench_coordination(env: BenchEnv) -> list[Comparison]:
     try:
         await migrate_read_models(pool)
 
-        async def ours(r: int) -> float:
+        flagging = Flagging(PostgresEventStore(pool), env.topic("coord-flags"), load_config())
+
+        async def ours(r: int, rules: bool = False) -> float:
             await empty_read_models(pool)
-            group = f"bench-{env.run_id}-coord-{r}-{uuid.uuid4().hex[:6]}"
+            group = f"bench-{env.run_id}-coord-{'rules-' if rules else ''}{r}-{uuid.uuid4().hex[:6]}"
             stamped = consumer(group)
             done, stop = asyncio.Event(), asyncio.Event()
             t_end = 0.0
@@ -180,8 +189,8 @@ async def bench_coordination(env: BenchEnv) -> list[Comparison]:
                     stop.set()
 
             runner = ProjectionRunner(pool, env.kafka, group, list(topics.values()),
-                                      CoordinationProjection(registry()), consumer_factory=lambda: stamped,
-                                      on_batch=on_batch)
+                                      CoordinationProjection(registry(), flagging if rules else None),
+                                      consumer_factory=lambda: stamped, on_batch=on_batch)
             if r == 0:
                 await runner.migrate()
             task = asyncio.create_task(runner.run(stop))
@@ -209,8 +218,15 @@ async def bench_coordination(env: BenchEnv) -> list[Comparison]:
             assert c.first_batch_at is not None
             return rate(seen, t_end - c.first_batch_at)
 
-        res = await interleaved("coordination", [("ours", ours), ("raw", raw)], s.rounds)
+        async def with_rules(r: int) -> float:
+            return await ours(r, rules=True)
+
+        res = await interleaved("coordination", [("ours", ours), ("rules", with_rules), ("raw", raw)], s.rounds)
+        flags = int(await pool.fetchval("SELECT count(*) FROM flags"))
     finally:
         await pool.close()
+    progress(f"coordination: the rules raised {flags:,} flags in the last round")
     return [Comparison(f"coordination 4 topics -> timeline + summary ({n:,} events)", res["ours"],
-                       "aiokafka getmany", res["raw"])]
+                       "aiokafka getmany", res["raw"]),
+            Comparison(f"coordination with every rule on ({n:,} events)", res["rules"], "without rules",
+                       res["ours"], min_ratio=0.5)]

@@ -17,10 +17,18 @@ from .events import (
     CaseConferenceHeld,
     EscalationDecided,
 )
+from .flag_events import (
+    FLAG_EVENT_TYPES,
+    FlagEvent,
+    RiskFlagAcknowledged,
+    RiskFlagRaised,
+    RiskFlagResolved,
+)
 
 __all__ = [
     "COORDINATION_EVENT_TYPES",
     "ESCALATION_DUE_AFTER",
+    "FLAG_EVENT_TYPES",
     "INITIAL_STATE",
     "CarePlanEvent",
     "CarePlanReviewed",
@@ -29,10 +37,14 @@ __all__ = [
     "Command",
     "DecideEscalation",
     "EscalationDecided",
+    "FlagEvent",
     "HoldCaseConference",
     "NoPlan",
     "Planned",
     "ReviewCarePlan",
+    "RiskFlagAcknowledged",
+    "RiskFlagRaised",
+    "RiskFlagResolved",
     "decide",
     "evolve",
 ]

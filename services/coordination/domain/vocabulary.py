@@ -67,3 +67,19 @@ ESCALATION_REASONS: tuple[str, ...] = get_args(EscalationReason)
 REVIEW_REASONS: tuple[str, ...] = get_args(ReviewReason)
 CARE_PLAN_GOALS: tuple[str, ...] = get_args(CarePlanGoal)
 CONFERENCE_DECISIONS: tuple[str, ...] = get_args(ConferenceDecision)
+
+AcknowledgementReason = Literal[
+    "reviewed_no_action_needed",
+    "action_planned",
+    "already_addressed",
+    "clinically_justified",
+    "patient_contacted",
+    "discussed_in_case_conference",
+    "referred",
+    "data_error",
+    "other",
+]
+"""Why a clinician acknowledged a risk flag; anything more goes in the note, which stays in
+the service."""
+
+ACKNOWLEDGEMENT_REASONS: tuple[str, ...] = get_args(AcknowledgementReason)

@@ -124,47 +124,53 @@ class AdverseEffectReported(Reader):
 # --------------------------------------------------------------------------- therapy
 
 
-class TherapyEpisodeStarted(Reader):
+class OnEpisode(Reader):
+    """Every therapy event names its episode; the rules group sessions, steps and ends by it
+    (and read their history from the timeline's data, so it must be kept)."""
+
     episode_id: Code | None = None
+
+
+class TherapyEpisodeStarted(OnEpisode):
     modality: Code
     care_step: int = Field(ge=1, le=10)
     setting: Code | None = None
 
 
-class SessionScheduled(Reader):
+class SessionScheduled(OnEpisode):
     session_id: Code
     scheduled_at: datetime | None = None
 
 
-class SessionCompleted(Reader):
+class SessionCompleted(OnEpisode):
     session_id: Code
     duration_min: int = Field(ge=0)
     techniques: tuple[Code, ...] = ()
     homework: tuple[Code, ...] = ()
 
 
-class SessionMissed(Reader):
+class SessionMissed(OnEpisode):
     session_id: Code
 
 
-class SessionCancelled(Reader):
+class SessionCancelled(OnEpisode):
     session_id: Code
     by: Code
 
 
-class ModalityChanged(Reader):
+class ModalityChanged(OnEpisode):
     from_modality: Code | None = Field(None, validation_alias=AliasChoices("from_modality", "previous_modality"))
     to_modality: Code = Field(validation_alias=AliasChoices("to_modality", "modality"))
     reason: Code | None = None
 
 
-class CareStepChanged(Reader):
+class CareStepChanged(OnEpisode):
     from_step: int | None = Field(None, ge=1, le=10)
     to_step: int = Field(ge=1, le=10)
     reason: Code | None = None
 
 
-class TherapyEpisodeEnded(Reader):
+class TherapyEpisodeEnded(OnEpisode):
     reason: Code | None = None
 
 

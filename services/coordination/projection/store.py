@@ -21,8 +21,11 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from services.coordination.flagging.evaluation import Flagging, Trigger
+from services.coordination.flagging.history import feeds_rules
 from services.coordination.projection.batch import TimelineRow, project
-from services.coordination.projection.facts import read
+from services.coordination.projection.facts import Fact, read
+from services.coordination.projection.inputs import PatientIdentityErased
 from services.coordination.projection.state import PatientSummary
 from shared.directory import DirectoryProjection
 from shared.envelope import Envelope, EventRegistry
@@ -82,8 +85,31 @@ async def save_summaries(conn: asyncpg.Connection, summaries: Sequence[PatientSu
         [s.last_event_at for s in summaries], [s.model_dump_json() for s in summaries])
 
 
+async def erase_notes(conn: asyncpg.Connection, patient_ids: Sequence[str]) -> None:
+    """An erased patient's acknowledgement notes go with their identity (free text may name them)."""
+    if patient_ids:
+        await conn.execute("UPDATE flag_acknowledgements SET note = NULL "
+                           "WHERE patient_id = ANY($1::text[]) AND note IS NOT NULL", list(patient_ids))
+
+
+def triggers(facts: Sequence[Fact], events: Sequence[Envelope], clinics: dict[str, str]) -> dict[str, Trigger]:
+    """Per patient of the batch whose new events the rules read: the clinic, the earliest
+    occurred_at among those events and the last of them (the cause of any flag event)."""
+    out: dict[str, Trigger] = {}
+    for f, env in zip(facts, events, strict=True):
+        if not feeds_rules(env):
+            continue
+        before = out.get(f.patient_id)
+        earliest = f.occurred_at if before is None or before.earliest is None else min(before.earliest,
+                                                                                         f.occurred_at)
+        out[f.patient_id] = Trigger(clinics[f.patient_id], earliest, env)
+    return out
+
+
 class CoordinationProjection:
-    """Timeline, summaries and the patient directory, from all four topics.
+    """Timeline, summaries and the patient directory, from all four topics; then, when
+    ``flagging`` is given, the rules of every patient of the batch (flags, their change log and
+    their events on the flags topic's outbox), all in the runner's one transaction.
 
     The directory (patient → clinic, for scoping reads and commands) is kept by this same
     projection rather than by a runner of its own, so a patient becomes visible to the API
@@ -92,9 +118,10 @@ class CoordinationProjection:
 
     name = "coordination"
 
-    def __init__(self, own_events: EventRegistry) -> None:
+    def __init__(self, own_events: EventRegistry, flagging: Flagging | None = None) -> None:
         self.own_events = own_events
         self.directory = DirectoryProjection()
+        self.flagging = flagging
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
         facts = [read(env, self.own_events) for env in events]  # a bad one fails the batch: poison
@@ -104,3 +131,7 @@ class CoordinationProjection:
         await insert_timeline(conn, rows)
         await save_summaries(conn, list(changed.values()))
         await self.directory.apply(conn, [env for env in events if env.service == "assessment"])
+        await erase_notes(conn, sorted({f.patient_id for f in facts if isinstance(f.body, PatientIdentityErased)}))
+        if self.flagging is not None:
+            clinics = {pid: s.clinic_id for pid, s in changed.items()}
+            await self.flagging.reevaluate(conn, triggers(facts, events, clinics))

@@ -6,6 +6,7 @@ escalations); everything else is the folded state, reshaped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,8 @@ from services.coordination.projection.state import Episode, Escalation, Medicati
 LIFE_CHANGE_WINDOW = timedelta(days=90)
 
 
-def summary_view(s: PatientSummary, now: datetime) -> dict[str, Any]:
+def summary_view(s: PatientSummary, now: datetime, open_flags: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """``open_flags``: the patient's unresolved flags as the flags table holds them (flag JSON)."""
     return {
         "patient_id": s.patient_id,
         "clinic_id": s.clinic_id,
@@ -32,7 +34,7 @@ def summary_view(s: PatientSummary, now: datetime) -> dict[str, Any]:
             e.decided_at, e.escalation_id)) if is_open(s, e)],
         "last_care_plan_review": s.last_review.model_dump() if s.last_review else None,
         "last_case_conference": s.last_conference.model_dump() if s.last_conference else None,
-        "open_flags": [],  # raised by the rules (coordination part 2)
+        "open_flags": list(open_flags),
         "event_count": s.event_count,
         "last_event_at": s.last_event_at,
         "as_of": now,

@@ -130,6 +130,10 @@ class Chart:
                                                         "changed_at": at.isoformat()})
         self._expect(at, "therapy", "CareStepChanged", summary)
 
+    async def end(self, reason: str, at: datetime, summary: str) -> None:
+        await self._session_post("/end", {"reason": reason, "ended_at": at.isoformat()})
+        self._expect(at, "therapy", "TherapyEpisodeEnded", summary)
+
     async def escalate(self, target: str, reason: str, at: datetime, summary: str,
                        due_by: datetime | None = None) -> dict[str, Any]:
         body = await self._post(self.stack.coordination, "/escalations", {

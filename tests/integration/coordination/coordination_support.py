@@ -19,13 +19,17 @@ from fastapi import FastAPI
 
 from services.assessment.app import create_app as create_assessment
 from services.coordination.app import create_app as create_coordination
+from services.coordination.flagging.evaluation import Flagging
 from services.coordination.handlers import registry
 from services.coordination.migrations import migrate_read_models
 from services.coordination.projection.store import CoordinationProjection
+from services.coordination.rules import load_config
+from services.coordination.settings import CoordinationSettings
 from services.coordination.status import partition_offsets
 from services.pharmacy.app import create_app as create_pharmacy
 from services.therapy.app import create_app as create_therapy
 from shared.envelope import Envelope, event_type
+from shared.eventstore import PostgresEventStore
 from shared.kafka import headers as ce
 from shared.kafka.clients import make_producer
 from shared.projection import ProjectionRunner
@@ -53,11 +57,12 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def clinical_stack(pg_url: str, kafka: str, schema: str, namespace: str, *,
-                         with_therapy: bool = False) -> AsyncIterator[Stack]:
+                         with_therapy: bool = False, **coordination: Any) -> AsyncIterator[Stack]:
     """Assessment, pharmacy and coordination in-process (and therapy, when asked for: the
-    other tests put therapy's events on its topic themselves)."""
+    other tests put therapy's events on its topic themselves); ``coordination``: settings of
+    coordination's own (``rules_tick_seconds``, say)."""
     common: dict[str, Any] = dict(pg_url=pg_url, kafka=kafka, schema=schema, namespace=namespace)
-    c_settings = make_settings("coordination", **common)
+    c_settings = CoordinationSettings(**{**make_settings("coordination", **common).model_dump(), **coordination})
     async with contextlib.AsyncExitStack() as services:
         _, assessment = await services.enter_async_context(
             running(create_assessment, make_settings("assessment", **common)))
@@ -152,6 +157,17 @@ async def checksum(pool: asyncpg.Pool) -> dict[str, str]:
     return out
 
 
+FLAG_COLUMNS = ("flag_id, rule_id, rule_version, patient_id, clinic_id, severity, status, raised_at, resolved_at, "
+                "thresholds, evidence, explanation")
+
+
+async def flags_checksum(pool: asyncpg.Pool) -> str:
+    """A digest of the flags a history implies (withdrawn ones are the live run's record of what
+    was believed before a backdated event, not a function of the history: left out)."""
+    rows = await pool.fetch(f"SELECT {FLAG_COLUMNS} FROM flags WHERE NOT withdrawn ORDER BY flag_id")
+    return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest() + f":{len(rows)}"
+
+
 async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
     """Whether ``group`` has committed every partition of ``topics`` to its end."""
     offsets = await partition_offsets(bootstrap, group, topics)
@@ -159,12 +175,14 @@ async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def projecting(pool: asyncpg.Pool, bootstrap: str, group: str, topics: list[str]
-                     ) -> AsyncIterator[ProjectionRunner]:
-    """The coordination projection as a bare runner (its own group) for the block."""
+async def projecting(pool: asyncpg.Pool, bootstrap: str, group: str, topics: list[str], *,
+                     flags_topic: str | None = None) -> AsyncIterator[ProjectionRunner]:
+    """The coordination projection as a bare runner (its own group) for the block; with the
+    rules when ``flags_topic`` names the (outbox) topic of its flag events."""
     await migrate_read_models(pool)
+    flagging = Flagging(PostgresEventStore(pool), flags_topic, load_config()) if flags_topic else None
     runner = ProjectionRunner(pool=pool, bootstrap_servers=bootstrap, group_id=group, topics=topics,
-                              projection=CoordinationProjection(registry()), partitions=3, max_backoff=0.5)
+                              projection=CoordinationProjection(registry(), flagging), partitions=3, max_backoff=0.5)
     await runner.migrate()
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))

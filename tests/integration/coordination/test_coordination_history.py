@@ -156,8 +156,10 @@ async def test_three_months_of_care_make_one_timeline_and_summary_per_patient(st
     review = summary_a["last_care_plan_review"]
     assert (review["reason"], review["goals"], datetime.fromisoformat(review["at"])) == (
         "life_change", ["return_to_work", "sleep_improvement"], a.day(45, 15))
-    assert (summary_a["age_band"], summary_a["clinic_id"], summary_a["open_flags"], summary_a["event_count"]) == (
-        "40-49", "clinic-a", [], len(a.expected) + 1)
+    assert (summary_a["age_band"], summary_a["clinic_id"], summary_a["event_count"]) == (
+        "40-49", "clinic-a", len(a.expected) + 1)
+    assert [(f["rule_id"], datetime.fromisoformat(f["raised_at"])) for f in summary_a["open_flags"]] == [
+        ("disengagement", a.day(88, 14, 50))]  # 21 days after the last completed session
     assert now - timedelta(minutes=1) < datetime.fromisoformat(summary_a["as_of"]) <= datetime.now(UTC)
 
     summary_b = (await stack.coordination.get(f"/v1/patients/{b.patient_id}/summary", headers=b.headers)).json()
@@ -183,7 +185,36 @@ async def test_three_months_of_care_make_one_timeline_and_summary_per_patient(st
     assert [x["category"] for x in summary_c["life_changes"]] == ["family"]
     assert summary_c["medications"] == [] and summary_c["therapy_episodes"] == []
 
+    await check_flags(stack, a, b, c)
     await check_filters_and_scoping(stack, a, c)
+
+
+async def check_flags(stack: Stack, a: Chart, b: Chart, c: Chart) -> None:
+    """Every flag the three months raise, with raised_at and resolved_at in event time."""
+    def flags_of(ch: Chart, rows: list[dict[str, Any]]) -> list[tuple[str, datetime, datetime | None]]:
+        return [(f["rule_id"], datetime.fromisoformat(f["raised_at"]),
+                 datetime.fromisoformat(f["resolved_at"]) if f["resolved_at"] else None) for f in rows]
+
+    got = {}
+    for ch in (a, b, c):
+        resp = await stack.coordination.get(f"/v1/patients/{ch.patient_id}/flags", headers=ch.headers)
+        assert resp.status_code == 200, resp.text
+        got[ch.patient_id] = flags_of(ch, [f for f in resp.json() if not f["withdrawn"]])
+    d, e = a.day, b.day
+    assert got[a.patient_id] == [
+        ("plan_review_due", d(14), d(45, 15)),  # the job loss, reviewed on day 45
+        ("disengagement", d(31, 14, 50), d(52, 14, 45)),  # 21 days after session 1, until session 3
+        ("unreviewed_adverse_effect", d(40, 8), d(45, 15)),  # 7 days after the moderate effect
+        ("disengagement", d(88, 14, 50), None),
+    ]
+    assert got[b.patient_id] == [
+        ("safety", e(5, 9, 10), e(60)),  # PHQ-9 item 9 = 1, then 0
+        ("dangerous_combination", e(6, 10, 30), e(40, 9)),  # oxycodone + duloxetine until oxycodone stops
+        ("stalled_escalation", e(27, 11, 30), None),  # psychotherapy escalation never enacted
+        ("disengagement", e(29, 14), e(32, 14, 50)),  # 21 days from the episode's start
+        ("disengagement", e(53, 14, 50), None),
+    ]
+    assert got[c.patient_id] == [("plan_review_due", c.day(74), None)]
 
 
 async def check_filters_and_scoping(stack: Stack, a: Chart, c: Chart) -> None:

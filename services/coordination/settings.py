@@ -1,0 +1,32 @@
+"""The coordination service's settings: the common ones plus the rules' (``CARECOORD_COORDINATION_*``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class CoordinationSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CARECOORD_COORDINATION_", extra="ignore", frozen=True)
+    service_name: ClassVar[str] = "coordination"
+    database_url: str = "postgresql://carecoord:carecoord@127.0.0.1:5432/carecoord_coordination"
+
+    # How often the tick re-evaluates patients whose deadlines may have passed with no new event.
+    rules_tick_seconds: Annotated[float, Field(gt=0)] = 60.0
+    # Patients per tick transaction: their locks are held while they are evaluated.
+    rules_tick_batch: Annotated[int, Field(ge=1)] = 200
+    # A deployment's own thresholds file (TOML, as services/coordination/rules/thresholds.toml);
+    # unset: the packaged one.
+    rules_thresholds_file: str | None = None
+
+
+def coordination_settings(settings: ServiceSettings) -> CoordinationSettings:
+    """``settings`` as coordination's own (a generic ``settings_for("coordination")`` instance, as
+    the shared test helpers build, is read again with the rules' settings from the environment)."""
+    if isinstance(settings, CoordinationSettings):
+        return settings
+    return CoordinationSettings(**settings.model_dump())
