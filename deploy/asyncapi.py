@@ -83,6 +83,9 @@ HEADERS: dict[str, dict[str, Any]] = {
     "ce_streamid": {"description": "The event-store stream the event belongs to (e.g. `medication-<id>`)."},
     "ce_sequence": {"pattern": "^[0-9]+$", "description": "The event's position in its stream: 1, 2, …"},
     "ce_recordedat": {"format": "date-time", "description": "When the event store recorded it."},
+    "ce_hash": {"pattern": "^[0-9a-f]{64}$",
+                "description": "The event's chain hash as stored (sha256 of the previous event's hash and this "
+                               "event's canonical content, hex): lets an auditor check the store against the topic."},
     "content-type": {"const": "application/json", "description": "Of the record's value."},
     "ce_correlationid": {"description": "The id shared by every event one request or flow caused."},
     "ce_causationid": {"description": "The id of the event or command that caused this one."},

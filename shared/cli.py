@@ -4,6 +4,7 @@
     carecoord serve pharmacy [--port 8002]                  run one service
     carecoord dlq replay --topic T [--group G]              dead letters back to their topic
     carecoord db upgrade [SERVICE]                          apply pending schema migrations
+    carecoord audit verify [--service S]                    chains, signed checkpoints and topics
     carecoord status [--url SERVICE=URL ...]                readiness, backlog, lag, dead letters
 """
 
@@ -13,6 +14,7 @@ import argparse
 import importlib
 import sys
 
+from shared.audit.cli import add_audit_parser
 from shared.auth.cli import add_token_parser
 from shared.migrations.cli import add_db_parser
 from shared.projection.dlq import add_dlq_parser
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=_serve)
     add_dlq_parser(sub)
     add_db_parser(sub)
+    add_audit_parser(sub)
     add_status_parser(sub)
     args = parser.parse_args(argv)
     result: int = args.func(args)

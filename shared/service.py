@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.audit.checkpoints import run_checkpoints
 from shared.auth import AuthConfig, Authenticator, Principal, scope_to_clinic
 from shared.db import create_pool
 from shared.dberrors import is_environmental
@@ -159,6 +160,9 @@ def create_service_app(
                                         trace_each_event=settings.telemetry_exporter != "off")
             tasks.append(_with_topics(settings, runtime.relay.run))
         tasks.extend(started.tasks)
+        if settings.audit_key:
+            key = settings.audit_key.encode()
+            tasks.append(lambda stop: run_checkpoints(pool, key, settings.audit_checkpoint_seconds, stop))
         app.state.runtime = runtime
         running: list[asyncio.Task[None]] = [asyncio.create_task(t(stop)) for t in tasks]
         try:

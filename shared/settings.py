@@ -23,6 +23,7 @@ _SHARED_FIELDS = (
     "topic_min_insync_replicas",
     "jwt_algorithm",
     "jwt_secret",
+    "audit_key",
     "jwt_public_key",
     "jwks_url",
     "telemetry_exporter",
@@ -58,6 +59,11 @@ class ServiceSettings(BaseSettings):
     topic_min_insync_replicas: int = 1
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
     jwt_secret: str | None = None
+    # Signs the event stores' chain checkpoints (shared.audit); kept out of the database so
+    # that someone who can write the tables cannot re-sign a rewritten history. Unset: no
+    # checkpoints are taken.
+    audit_key: str | None = None
+    audit_checkpoint_seconds: float = 60.0
     jwt_public_key: str | None = None
     jwks_url: str | None = None
     telemetry_exporter: Literal["off", "console", "otlp"] = "off"

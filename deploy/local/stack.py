@@ -39,6 +39,7 @@ DATABASES = [f"carecoord_{s}" for s in ("assessment", "pharmacy", "therapy", "co
 # Loopback needs no TLS; libpq's default (sslmode=prefer) would encrypt every local query.
 LOCAL_DSN_OPTIONS = "?sslmode=disable"
 SECRET_FILE = RUN / "secrets" / "jwt-secret"
+AUDIT_KEY_FILE = RUN / "secrets" / "audit-key"
 STARTED_MARK = RUN / "started-by-stack"
 
 
@@ -342,12 +343,16 @@ def pg_stop() -> None:
 # --------------------------------------------------------------------------- commands
 
 
+def _secret(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def jwt_secret() -> str:
-    if not SECRET_FILE.exists():
-        SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-        SECRET_FILE.write_text(secrets.token_urlsafe(48))
-        SECRET_FILE.chmod(0o600)
-    return SECRET_FILE.read_text().strip()
+    return _secret(SECRET_FILE)
 
 
 def env_lines() -> list[str]:
@@ -356,6 +361,7 @@ def env_lines() -> list[str]:
         f"CARECOORD_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{KAFKA_PORT}",
         f"CARECOORD_PG_URL={base}/postgres{LOCAL_DSN_OPTIONS}",
         f"CARECOORD_JWT_SECRET={jwt_secret()}",
+        f"CARECOORD_AUDIT_KEY={_secret(AUDIT_KEY_FILE)}",
     ]
     for db in DATABASES:
         svc = db.removeprefix("carecoord_").upper()

@@ -42,6 +42,10 @@ def encode(env: Envelope, value: bytes | None = None) -> tuple[bytes, bytes, Hea
         ("ce_recordedat", _iso(env.recorded_at)),
         ("content-type", CONTENT_TYPE.encode()),
     ]
+    if env.hash is not None:
+        # The chain hash as stored: a copy outside the database, so a row edited and its chain
+        # recomputed by someone with database access no longer matches what was published.
+        headers.append(("ce_hash", env.hash.hex().encode()))
     for name, attr in (("ce_correlationid", env.correlation_id),
                         ("ce_causationid", env.causation_id),
                         ("ce_actor", env.actor),
@@ -78,6 +82,7 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes | None]] | No
             causation_id=h.get("ce_causationid"),
             actor=h.get("ce_actor"),
             traceparent=h.get("traceparent"),
+            hash=bytes.fromhex(h["ce_hash"]) if h.get("ce_hash") else None,
         )
     except KeyError as exc:
         raise EnvelopeDecodeError(f"missing header {exc.args[0]}") from None
