@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from shared.auth.principal import Role
-from shared.auth.tokens import issue_token
+from shared.auth.tokens import MAX_LIFETIME_SECONDS, issue_token
 
 SECRET_ENV = "CARECOORD_JWT_SECRET"
 LOCAL_SECRET_FILE = Path(".run/secrets/jwt-secret")
@@ -107,6 +107,9 @@ def run_token(args: argparse.Namespace) -> int:
         return _error("at least one non-empty --clinic is required")
     if args.ttl <= 0:
         return _error("--ttl must be a positive number of seconds")
+    if args.ttl > MAX_LIFETIME_SECONDS:
+        # The services refuse a token that lives longer; better said here than by a 401.
+        return _error(f"--ttl must be at most {MAX_LIFETIME_SECONDS} seconds (the services' limit)")
     if not args.sub:
         return _error("--sub must not be empty")
     try:

@@ -2,7 +2,11 @@
 
 Verification is strict on purpose: one configured algorithm (never ``none``, never the
 token's own choice, which is the classic HS256/RS256 key-confusion hole), a required
-expiry, subject, issuer and audience, and our two claims ``roles`` and ``clinics``.
+expiry, issue time, subject, issuer and audience, and our two claims ``roles`` and
+``clinics``. A token may live 12 hours at most (``exp - iat``): a stolen one, or one whose
+holder left the clinic, stops working within a shift. Sizes are bounded before any work is
+done (the token's length, the number of roles and clinics), so a huge header costs a length
+check, not a base64 decode and a JSON parse on the event loop.
 Every failure becomes an :class:`AuthError` with a short reason that never contains
 token material, so it is safe to log.
 """
@@ -17,11 +21,19 @@ from typing import Any, Literal
 
 import jwt
 
+from shared.auth.jwks import JwksCache, KeyUnavailable
 from shared.auth.principal import Principal, Role
 
 Algorithm = Literal["HS256", "RS256"]
 _ALGORITHMS: frozenset[str] = frozenset({"HS256", "RS256"})
-_REQUIRED_CLAIMS = ["exp", "sub", "iss", "aud"]
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
+# RFC 7518 section 3.2: an HMAC key at least as long as the hash output; a shorter one can be
+# brute-forced offline from any single token.
+MIN_HS256_SECRET_BYTES = 32
+MAX_LIFETIME_SECONDS = 12 * 3600
+MAX_TOKEN_BYTES = 8192
+MAX_LIST_ITEMS = 64
+_MAX_ITEM_CHARS = 200  # a role name, a clinic id or a staff id
 
 
 class AuthError(Exception):
@@ -48,29 +60,44 @@ class AuthConfig:
     issuer: str = "carecoord"
     audience: str = "carecoord"
     leeway_seconds: int = 30
+    max_lifetime_seconds: int = MAX_LIFETIME_SECONDS
+    max_token_bytes: int = MAX_TOKEN_BYTES
+    max_list_items: int = MAX_LIST_ITEMS
+    # A JWKS key set is used at most this long (less if its Cache-Control says so), so a key
+    # the identity provider revoked stops verifying within this time.
+    jwks_cache_seconds: float = 300.0
+    # Least time between two early refetches for a key id the set does not hold.
+    jwks_refetch_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if self.algorithm not in _ALGORITHMS:
             raise ValueError(f"unsupported algorithm {self.algorithm!r}; use HS256 or RS256")
         if self.algorithm == "HS256" and not self.hs256_secret:
             raise ValueError("HS256 needs hs256_secret")
+        if self.algorithm == "HS256" and len(str(self.hs256_secret).encode()) < MIN_HS256_SECRET_BYTES:
+            raise ValueError(f"the HS256 secret must be at least {MIN_HS256_SECRET_BYTES} bytes; "
+                             "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
         if self.algorithm == "RS256":
             sources = [self.rs256_public_key, self.jwks_url]
             if sum(source is not None for source in sources) != 1:
                 raise ValueError("RS256 needs exactly one of rs256_public_key or jwks_url")
+        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
+            raise ValueError("jwks_url must be an http(s) URL")
         if self.leeway_seconds < 0:
             raise ValueError("leeway_seconds must not be negative")
+        if min(self.max_lifetime_seconds, self.max_token_bytes, self.max_list_items) <= 0:
+            raise ValueError("token limits must be positive")
+        if self.jwks_cache_seconds <= 0 or self.jwks_refetch_seconds < 0:
+            raise ValueError("jwks_cache_seconds must be positive, jwks_refetch_seconds not negative")
 
 
 @lru_cache(maxsize=16)
-def _jwks_client(config: AuthConfig) -> jwt.PyJWKClient:
-    """One client per config, so its key cache lives as long as the process.
-
-    Created on the first token that needs it, never at import: building the app must
-    not touch the network.
-    """
+def _jwks_cache(config: AuthConfig) -> JwksCache:
+    """One key cache per config, built on the first token that needs it, never at import:
+    building the app must not touch the network."""
     assert config.jwks_url is not None
-    return jwt.PyJWKClient(config.jwks_url, cache_keys=True)
+    return JwksCache(config.jwks_url, algorithm=config.algorithm, max_age=config.jwks_cache_seconds,
+                     refetch_seconds=config.jwks_refetch_seconds)
 
 
 def _verification_key(token: str, config: AuthConfig) -> Any:
@@ -79,20 +106,38 @@ def _verification_key(token: str, config: AuthConfig) -> Any:
     if config.rs256_public_key is not None:
         return config.rs256_public_key
     try:
-        return _jwks_client(config).get_signing_key_from_jwt(token).key
-    except jwt.PyJWKClientError as exc:
-        raise AuthError("signing key unavailable") from exc
+        kid = jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError as exc:
         raise AuthError("malformed token") from exc
+    if kid is not None and not isinstance(kid, str):
+        raise AuthError("malformed token")
+    try:
+        return _jwks_cache(config).key(kid)
+    except KeyUnavailable as exc:
+        raise AuthError("signing key unavailable") from exc
 
 
-def _string_list(claims: dict[str, Any], name: str) -> list[str]:
+def _string_list(claims: dict[str, Any], name: str, limit: int) -> list[str]:
     value = claims.get(name)
     if value is None:
         raise AuthError(f"missing claim: {name}")
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise AuthError(f"claim {name} must be a list of strings")
+    if len(value) > limit:
+        raise AuthError(f"claim {name} has more than {limit} items")
+    if any(len(item) > _MAX_ITEM_CHARS for item in value):
+        raise AuthError(f"claim {name} has an item longer than {_MAX_ITEM_CHARS} characters")
     return value
+
+
+def _check_lifetime(claims: dict[str, Any], config: AuthConfig) -> None:
+    """``exp - iat`` within the cap (jwt.decode accepted both as ``int(value)``)."""
+    try:
+        lifetime = int(claims["exp"]) - int(claims["iat"])
+    except (TypeError, ValueError, OverflowError):
+        raise AuthError("invalid token") from None
+    if lifetime > config.max_lifetime_seconds:
+        raise AuthError(f"token lifetime longer than {config.max_lifetime_seconds} s")
 
 
 def _decode(token: str, config: AuthConfig) -> dict[str, Any]:
@@ -137,12 +182,17 @@ def verify_token(token: str, config: AuthConfig) -> Principal:
     """
     if not isinstance(token, str) or not token:
         raise AuthError("missing token")
+    if len(token) > config.max_token_bytes:
+        raise AuthError("token too large")
     claims = _decode(token, config)
+    _check_lifetime(claims, config)
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise AuthError("missing claim: sub")
-    roles = Role.parse_known(_string_list(claims, "roles"))
-    clinics = frozenset(_string_list(claims, "clinics"))
+    if len(sub) > _MAX_ITEM_CHARS:
+        raise AuthError("claim sub too long")
+    roles = Role.parse_known(_string_list(claims, "roles", config.max_list_items))
+    clinics = frozenset(_string_list(claims, "clinics", config.max_list_items))
     return Principal(staff_id=sub, roles=roles, clinic_ids=clinics)
 
 
