@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shared.auth.principal import Principal, Role
 from shared.auth.tokens import AuthConfig, AuthError, verify_token
+from shared.limits import RateLimiter, retry_after
 
 _log = logging.getLogger(__name__)
 
@@ -32,15 +33,21 @@ class Authenticator:
 
     The 401 detail is deliberately generic: telling a caller *why* a token failed helps
     an attacker more than a legitimate client, and the token is never echoed. The reason
-    goes to the log instead.
+    goes to the log instead. With a ``limiter``, a verified caller above its rate is
+    answered 429 with ``Retry-After``.
     """
 
-    def __init__(self, config: AuthConfig) -> None:
+    def __init__(self, config: AuthConfig, limiter: RateLimiter | None = None) -> None:
         self.config = config
+        self.limiter = limiter
 
     def _bearer_token(self, authorization: str | None) -> str:
         if not authorization:
             raise _unauthorized("not authenticated")
+        if len(authorization) > self.config.max_token_bytes + len("Bearer "):
+            # Refused on its length alone: nothing of a huge header is split, decoded or parsed.
+            _log.info("token rejected: token too large")
+            raise _unauthorized("invalid or expired token")
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -52,11 +59,16 @@ class Authenticator:
         try:
             if self.config.jwks_url is not None:
                 # A JWKS cache miss is blocking network I/O; keep it off the event loop.
-                return await run_in_threadpool(verify_token, token, self.config)
-            return verify_token(token, self.config)
+                principal = await run_in_threadpool(verify_token, token, self.config)
+            else:
+                principal = verify_token(token, self.config)
         except AuthError as exc:
             _log.info("token rejected: %s", exc.reason)
             raise _unauthorized("invalid or expired token") from None
+        if self.limiter is not None and (wait := self.limiter.take(principal.staff_id)) > 0:
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail="too many requests",
+                                headers={"Retry-After": retry_after(wait)})
+        return principal
 
     async def __call__(self, request: Request) -> Principal:
         return await self.authenticate(request.headers.get("authorization"))
