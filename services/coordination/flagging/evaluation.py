@@ -11,6 +11,7 @@ come back (what was received has been recorded).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from .history import load_histories
 from .model import StoredFlag
 from .reconcile import Change, Reconciled, reconcile
 from .store import insert_changes, load_acknowledgements, load_flags, save_flags
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,15 @@ class Flagging:
             history = histories.get(pid, [])
             as_of = max([now, *(e.recorded_at for e in history)])
             trigger = triggers[pid]
-            found[pid] = evaluate(history, as_of, self.config.for_clinic(trigger.clinic_id), patient_id=pid)
+            try:
+                found[pid] = evaluate(history, as_of, self.config.for_clinic(trigger.clinic_id), patient_id=pid)
+            except Exception as exc:  # pure code: a defect, not the environment
+                # A rules defect must neither stall the projection (a batch failing the same way
+                # every time) nor dead-letter clinical events: the patient's flags stay as they
+                # were, the error is logged (its type only), and the next event or tick tries again.
+                log.error("rules evaluation failed; flags of one patient left as they were",
+                          extra={"error_type": type(exc).__name__})
+                continue
             results[pid] = reconcile(stored.get(pid, {}), found[pid], trigger.clinic_id,
                                      withdrawn_at=trigger.earliest)
         new = {c.flag.flag_id: pid for pid, r in results.items() for c in r.changes

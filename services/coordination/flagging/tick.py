@@ -7,13 +7,14 @@ projection, so the flag it raises has the raised_at a replay gives (the deadline
 not the moment the tick ran.
 
 Which patients: the simplest correct answer, every patient the projection knows. Its cost is one
-timeline read and one evaluation per patient per tick, about 1–5 ms each for a patient with a
-few hundred events: some 10 000 patients a minute on one core, beyond that the tick falls behind
-(it never overlaps itself: the next tick waits for this one). One instance ticks at a time (a
-session advisory lock elects it), so a second instance adds no load. A better plan: the engine
-also returns each patient's next deadline (the earliest future moment at which a rule could
-change its answer); the projection stores it per patient (``next_due_at``, indexed) and the tick
-evaluates only ``WHERE next_due_at <= now()``, which is what changed since the last tick.
+timeline read and one evaluation per patient per tick: measured 2.3 ms a patient of ~25 events
+(1 000 patients in 2.3 s), and the engine alone takes ~6 ms for 300 events. So a minute holds
+some 25 000 short histories or 5 000 long ones on one core; beyond that the tick falls behind
+(it never overlaps itself: the next tick waits for this one) and keeps the database busy. One
+instance ticks at a time (a session advisory lock elects it), so a second instance adds no load.
+A better plan: the engine also returns each patient's next deadline (the earliest future moment
+at which a rule could change its answer); the projection stores it per patient (``next_due_at``,
+indexed) and the tick evaluates only ``WHERE next_due_at <= now()``: what is due, not everyone.
 """
 
 from __future__ import annotations

@@ -62,7 +62,9 @@ async def clinical_stack(pg_url: str, kafka: str, schema: str, namespace: str, *
     other tests put therapy's events on its topic themselves); ``coordination``: settings of
     coordination's own (``rules_tick_seconds``, say)."""
     common: dict[str, Any] = dict(pg_url=pg_url, kafka=kafka, schema=schema, namespace=namespace)
-    c_settings = CoordinationSettings(**{**make_settings("coordination", **common).model_dump(), **coordination})
+    # The API document is served (a test reads it) where the settings know the switch.
+    c_settings = CoordinationSettings(**{**make_settings("coordination", **common).model_dump(),
+                                         "api_docs_enabled": True, **coordination})
     async with contextlib.AsyncExitStack() as services:
         _, assessment = await services.enter_async_context(
             running(create_assessment, make_settings("assessment", **common)))
