@@ -6,6 +6,7 @@
     carecoord db upgrade [SERVICE]                          apply pending schema migrations
     carecoord audit verify [--service S]                    chains, signed checkpoints and topics
     carecoord status [--url SERVICE=URL ...]                readiness, backlog, lag, dead letters
+    carecoord demo load [--patients N] [--seed S]           a synthetic cohort over the HTTP APIs
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 
 from shared.audit.cli import add_audit_parser
 from shared.auth.cli import add_token_parser
+from shared.demo.cli import add_demo_parser
 from shared.migrations.cli import add_db_parser
 from shared.projection.dlq import add_dlq_parser
 from shared.services import SERVICES
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     add_db_parser(sub)
     add_audit_parser(sub)
     add_status_parser(sub)
+    add_demo_parser(sub)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result
