@@ -2,14 +2,15 @@
 # Both install what is missing first (virtualenv, Python packages, Kafka jars, PostgreSQL).
 
 PYTHON ?= python3
+DEMO   ?= 1
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 .PHONY: up down status test lint bench docs install clean
 
-up: install           ## Kafka + PostgreSQL + every service, in the foreground; Ctrl-C stops all
-	$(PY) deploy/local/up.py
+up: install           ## Kafka + PostgreSQL + every service, in the foreground; Ctrl-C stops all; DEMO=0: no demo cohort
+	CARECOORD_DEMO=$(DEMO) $(PY) deploy/local/up.py
 
 down:                 ## stop a stack left running
 	$(PYTHON) deploy/local/down.py

@@ -24,6 +24,7 @@ import stack
 from shared.services import SERVICES
 
 PIDS = stack.RUN / "services"
+DEMO_MARKER = stack.RUN / "demo-loaded"  # written by `carecoord demo load` once the cohort is in
 
 
 def ready(port: int) -> tuple[bool, str]:
@@ -34,6 +35,26 @@ def ready(port: int) -> tuple[bool, str]:
         return False, exc.read().decode(errors="replace")
     except OSError as exc:
         return False, str(exc)
+
+
+def load_demo(env: dict[str, str], stop_requested: Callable[[], bool]) -> bool:
+    """The synthetic demo cohort, on the first start only (``make up DEMO=0`` skips it); True
+    when it ran. A failed load leaves no marker, so the next start tries again; the loader is
+    idempotent, so what got in the first time is not recorded twice."""
+    if env.get("CARECOORD_DEMO", "1").strip().lower() in ("0", "false", "no", "off") or DEMO_MARKER.exists():
+        return False
+    print("\n  loading the demo cohort (first start only; `make up DEMO=0` skips it)", flush=True)
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "demo", "load", "--marker", str(DEMO_MARKER)],
+                            cwd=stack.ROOT, env=env)
+    while proc.poll() is None:
+        if stop_requested():
+            proc.terminate()
+            proc.wait(15)
+            return True
+        time.sleep(0.2)
+    if proc.returncode != 0:
+        print("  the demo cohort is not complete (see above); the next `make up` loads the rest", file=sys.stderr)
+    return True
 
 
 def stop_services(procs: dict[str, subprocess.Popen]) -> None:
@@ -111,7 +132,9 @@ def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bo
                 print(f"  {name:<13} {base + '/ready':<34} {base}/docs")
             print(f"\n  Kafka 127.0.0.1:{stack.KAFKA_PORT} · PostgreSQL 127.0.0.1:{stack.PG_PORT}"
                   f" · logs in {logs.relative_to(root)}/ and {stack.KAFKA_LOGS.relative_to(root)}/")
-            print("  a token: .venv/bin/carecoord token --role coordinator --clinic clinic-a")
+            print("  a token: .venv/bin/carecoord token --role coordinator --clinic clinic-a", flush=True)
+            if not load_demo(env, stop_requested):  # its summary ends with the pages' URL
+                print(f"\n  pages: http://127.0.0.1:{SERVICES['coordination']}/ui")
             print("\n  Ctrl-C stops everything.", flush=True)
         while not stop_requested():
             for name, proc in procs.items():
