@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.telemetry import TelemetryConfig, setup_tracing
-from tests.bench import http_pharmacy, http_therapy
+from tests.bench import flag_latency, http_pharmacy, http_therapy
 from tests.bench.appends import bench_appends
 from tests.bench.common import (
     BenchEnv,
@@ -134,6 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = asyncio.run(bench(HttpSizes.quick() if args.quick else HttpSizes.full(), new_run_id(), "raw"))
         print()
         print(f"{render(report)}\n  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    if args.only in (None, "http") and not args.skip_http:
+        load_before = os.getloadavg()[0]
+        latency = asyncio.run(flag_latency.bench_flag_latency(seconds=8.0 if args.quick else 20.0))
+        print()
+        print(f"{flag_latency.render(latency)}\n  load average {load_before:.1f} before, "
+              f"{os.getloadavg()[0]:.1f} after")
     print()
     print(f"finished in {time.monotonic() - t0:.0f} s; "
           + (f"targets missed: {', '.join(missed)}" if missed else "all targets met"))
