@@ -105,6 +105,7 @@ async def test_team_decisions_are_recorded_with_defaults_and_published(stack: St
 
 async def test_refusals_roles_clinics_and_idempotent_retries(stack: Stack) -> None:
     pid = await enroll(stack.assessment)
+    await wait_for_entries(stack.pool, {pid: 1})  # known to coordination: refusals, not 404, are the point
     base = f"/v1/patients/{pid}"
     good = {"target": "both", "reason": "relapse", "decided_at": "2026-09-01T10:00:00Z"}
     cases: list[tuple[str, dict[str, Any], list[str]]] = [
