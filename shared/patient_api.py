@@ -9,6 +9,7 @@ command handler bound to the stream and the command); everything around it lives
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse
 from shared.access_log import record_access
 from shared.auth import Principal, Role, require_roles
 from shared.envelope import Metadata
-from shared.errors import Conflict
+from shared.errors import Conflict, NotFound
 from shared.handler import Hook, Outcome
 from shared.idempotency import ToBody
 from shared.metrics.note import note_refusal
@@ -50,15 +51,38 @@ async def refuse_erased(ctx: ServiceContext, patient_id: str) -> None:
         raise Conflict(ERASED, field="patient_id")
 
 
+@dataclass(frozen=True)
+class Addressed:
+    """The existing aggregate a command is about (a course, an episode), named by a client-sent id."""
+
+    stream_id: str
+    not_found: str  # the decider's own refusal for an unknown one, so both read the same
+    field: str
+
+
+async def require_owned(ctx: ServiceContext, patient_id: str, addressed: Addressed) -> None:
+    """404 unless the aggregate exists and is this patient's. Checked before anything reads the
+    stream's version: otherwise an id of another clinic's course, sent with a stale
+    ``expected_version``, is answered 409 "it is at 2", telling that it exists and how busy it is."""
+    subject = await ctx.pool.fetchval("SELECT subject FROM events WHERE stream_id = $1 AND stream_version = 1",
+                                      addressed.stream_id)
+    if subject != patient_id:
+        raise NotFound(addressed.not_found, field=addressed.field)
+
+
 async def submit(request: Request, ctx: ServiceContext, principal: Principal, patient_id: str,
-                 execute: Execute, to_body: ToBody, status_code: int = 201) -> JSONResponse:
+                 execute: Execute, to_body: ToBody, status_code: int = 201,
+                 addressed: Addressed | None = None) -> JSONResponse:
     """Run one command about ``patient_id`` and answer with ``to_body`` of its outcome.
 
     The clinic check comes first (404 outside the caller's clinics, before any stored answer
-    could be replayed); the erasure check runs with the command itself, so a retry of a
+    could be replayed), then the ownership of the ``addressed`` aggregate (404, before any
+    version is compared); the erasure check runs with the command itself, so a retry of a
     command that was accepted before the erasure still gets its first answer.
     """
     clinic = await patient_clinic(ctx, principal, patient_id)
+    if addressed is not None:
+        await require_owned(ctx, patient_id, addressed)
     metadata = command_metadata(request, principal)
 
     async def run(within: Hook | None) -> Outcome[Any]:

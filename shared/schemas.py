@@ -31,9 +31,10 @@ def storable(value: Any) -> Any:
 
 
 class Strict(BaseModel):
-    """Request bodies: unknown fields refused, only text the database can store."""
+    """Request bodies: unknown fields refused, only text the database can store, and no NaN or
+    Infinity in a float field (JSON cannot carry them onto an event)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     @field_validator("*", mode="after")
     @classmethod

@@ -29,6 +29,7 @@ from shared.errors import DomainError
 from shared.eventstore import PostgresEventStore
 from shared.idempotency import Command, IdempotencyStore, ToBody, run_idempotent
 from shared.kafka.clients import ensure_topics, kafka_ready
+from shared.limits import Limits, RateLimiter, RequestLimits
 from shared.metrics.app import install_metrics
 from shared.metrics.http import refusal_reason
 from shared.metrics.note import note_refusal
@@ -104,8 +105,9 @@ def context_dependency(kind: type[Ctx]) -> Callable[[Request], Ctx]:
 
 async def patient_clinic(ctx: ServiceContext, principal: Principal, patient_id: str) -> str:
     """The patient's clinic from the service's directory, provided the caller may see it;
-    404 otherwise, the same for a patient of another clinic as for none at all."""
-    clinic = await ctx.directory.clinic_of(patient_id)
+    404 otherwise, the same (answer, queries and time) for a patient of another clinic as for
+    none at all."""
+    clinic = await ctx.directory.visible_clinic(patient_id, principal.clinic_ids)
     scope_to_clinic(principal, clinic)
     return str(clinic)
 
@@ -122,7 +124,17 @@ def auth_config(settings: ServiceSettings) -> AuthConfig:
         hs256_secret=settings.jwt_secret,
         rs256_public_key=settings.jwt_public_key,
         jwks_url=settings.jwks_url,
+        max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
+        jwks_cache_seconds=settings.jwks_cache_seconds,
     )
+
+
+def authenticator(settings: ServiceSettings) -> Authenticator:
+    """The app's authenticator; a config that cannot verify safely (a short HS256 secret, say)
+    stops the start here with the reason."""
+    limiter = (RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+               if settings.rate_limit_per_second > 0 else None)
+    return Authenticator(auth_config(settings), limiter)
 
 
 def create_service_app(
@@ -160,6 +172,8 @@ def create_service_app(
                                         trace_each_event=settings.telemetry_exporter != "off")
             tasks.append(_with_topics(settings, runtime.relay.run))
         tasks.extend(started.tasks)
+        if started.context.directory.miss_wait_seconds > 0:
+            tasks.append(started.context.directory.listen)  # wakes lookups waiting for an enrolment
         if settings.audit_key:
             key = settings.audit_key.encode()
             tasks.append(lambda stop: run_checkpoints(pool, key, settings.audit_checkpoint_seconds, stop))
@@ -176,14 +190,20 @@ def create_service_app(
             await pool.close()
 
     # FastAPI's own tracing records raw paths (patient ids); ours records route templates.
+    # The API description is served only where enabled: it maps every route for a prober.
+    docs = settings.api_docs_enabled
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
-                  telemetry={"tracing": False, "logs": False})
-    app.state.authenticator = Authenticator(auth_config(settings))
+                  telemetry={"tracing": False, "logs": False}, openapi_url="/openapi.json" if docs else None,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
+    app.state.authenticator = authenticator(settings)
     instrument_app(app, settings.service_name)
     install_metrics(app, settings.service_name, clinics=settings.metrics_clinics.split(","), version=app.version)
     app.add_middleware(RejectUnstorablePaths)
+    # Added last, so it runs first: sizes are refused before anything reads the request.
+    app.add_middleware(RequestLimits, limits=Limits(settings.max_body_bytes, settings.max_header_bytes,
+                                                    settings.max_json_depth, settings.max_json_array))
     _install_error_handlers(app)
-    app.include_router(_health_router())
+    app.include_router(_health_router(settings.ready_cache_seconds))
     for router in routers:
         app.include_router(router)
     return app
@@ -223,8 +243,9 @@ class RejectUnstorablePaths:
         await self.app(scope, receive, send)
 
 
-def _health_router() -> APIRouter:
+def _health_router(ready_cache_seconds: float) -> APIRouter:
     router = APIRouter(tags=["health"])
+    readiness = _Readiness(ready_cache_seconds)
 
     @router.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
@@ -232,25 +253,51 @@ def _health_router() -> APIRouter:
 
     @router.get("/ready", summary="Readiness: the database and Kafka answer, no consumer is dead or stuck")
     async def ready(request: Request) -> JSONResponse:
-        runtime: Runtime = request.app.state.runtime
-        checks: dict[str, Any] = {}
-        try:
-            await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), 3)
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"unavailable ({type(exc).__name__})"
-        ok = await kafka_ready(runtime.settings.kafka_bootstrap_servers)
-        checks["kafka"] = "ok" if ok else "unavailable"
-        ready = all(v == "ok" for v in checks.values())
-        # A consumer that died or keeps failing leaves read models stale (a patient unknown
-        # here): not ready. One failing for a moment (a database failover) still is.
-        reports = [await consumer.report() for consumer in runtime.consumers]
-        checks["consumers"] = [r.as_json() for r in reports]
-        ready = ready and all(r.ready for r in reports)
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        body, ok = await readiness.get(request.app.state.runtime)
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     return router
+
+
+class _Readiness:
+    """The readiness checks, run at most once per ``max_age`` seconds however many probes
+    arrive (concurrent probes share one run): unauthenticated callers cannot turn /ready into
+    a stream of database and broker round trips."""
+
+    def __init__(self, max_age: float) -> None:
+        self.max_age = max_age
+        self._lock = asyncio.Lock()
+        self._result: tuple[dict[str, Any], bool] | None = None
+        self._at = float("-inf")
+
+    async def get(self, runtime: Runtime) -> tuple[dict[str, Any], bool]:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            if self._result is None or loop.time() - self._at >= self.max_age:
+                self._result = await _check_readiness(runtime)
+                self._at = loop.time()
+            return self._result
+
+
+async def _check_readiness(runtime: Runtime) -> tuple[dict[str, Any], bool]:
+    checks: dict[str, Any] = {}
+    try:
+        await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), 3)
+        checks["database"] = "ok"
+    except Exception as exc:
+        # The error's class goes to the log, not to an unauthenticated caller.
+        log.warning("readiness: the database is unavailable", extra={"error_type": type(exc).__name__})
+        checks["database"] = "unavailable"
+    ok = await kafka_ready(runtime.settings.kafka_bootstrap_servers)
+    checks["kafka"] = "ok" if ok else "unavailable"
+    ready = all(v == "ok" for v in checks.values())
+    # A consumer that died or keeps failing leaves read models stale (a patient unknown
+    # here): not ready. One failing for a moment (a database failover) still is.
+    # A failing consumer's error class stays in the logs and metrics: /ready is unauthenticated.
+    reports = [await consumer.report() for consumer in runtime.consumers]
+    checks["consumers"] = [{k: v for k, v in r.as_json().items() if k != "last_error_type"} for r in reports]
+    ready = ready and all(r.ready for r in reports)
+    return {"status": "ready" if ready else "not ready", "checks": checks}, ready
 
 
 def _install_error_handlers(app: FastAPI) -> None:

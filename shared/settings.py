@@ -26,6 +26,11 @@ _SHARED_FIELDS = (
     "audit_key",
     "jwt_public_key",
     "jwks_url",
+    "jwks_cache_seconds",
+    "jwt_max_lifetime_seconds",
+    "api_docs_enabled",
+    "rate_limit_per_second",
+    "rate_limit_burst",
     "telemetry_exporter",
     "otlp_endpoint",
     "telemetry_sample_ratio",
@@ -66,6 +71,28 @@ class ServiceSettings(BaseSettings):
     audit_checkpoint_seconds: float = 60.0
     jwt_public_key: str | None = None
     jwks_url: str | None = None
+    # A JWKS key set is used at most this long (shorter when its Cache-Control says so): a key
+    # the identity provider revoked stops verifying within this time.
+    jwks_cache_seconds: Annotated[float, Field(gt=0)] = 300.0
+    # Tokens living longer (exp - iat) are refused: a stolen one stops working within a shift.
+    jwt_max_lifetime_seconds: Annotated[int, Field(gt=0)] = 12 * 3600
+    # /docs and /openapi.json: off unless enabled (the local stack enables them).
+    api_docs_enabled: bool = False
+    # Request limits, checked before authentication (413, 431, 422 naming the field).
+    max_body_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
+    max_header_bytes: Annotated[int, Field(gt=0)] = 16 * 1024
+    max_json_depth: Annotated[int, Field(gt=0)] = 32
+    max_json_array: Annotated[int, Field(gt=0)] = 1000
+    # Per principal and per instance (a token bucket in the process): above it, 429 with
+    # Retry-After. 0 turns it off.
+    rate_limit_per_second: Annotated[float, Field(ge=0)] = 50.0
+    rate_limit_burst: Annotated[int, Field(ge=1)] = 200
+    # /ready answers from a result at most this old, so a flood of probes is not a flood of
+    # database and broker round trips.
+    ready_cache_seconds: Annotated[float, Field(ge=0)] = 1.0
+    # How long an unknown patient id is looked for before the answer is 404 (a patient enrolled
+    # a moment ago may not have reached this service yet); every 404 of a patient takes it.
+    directory_miss_wait_seconds: Annotated[float, Field(ge=0, le=10)] = 1.0
     telemetry_exporter: Literal["off", "console", "otlp"] = "off"
     otlp_endpoint: str | None = None
     # Share of new traces kept (parent-based: a request that arrives sampled stays sampled).

@@ -344,10 +344,23 @@ def pg_stop() -> None:
 
 
 def _secret(path: Path) -> str:
+    """The secret in ``path``, made on first use inside a 0700 folder and 0600 from the moment
+    the file exists: written under a temporary name opened with its mode (write_text then
+    chmod leaves it 0644, readable by every local user, until the chmod), then linked into
+    place, so nobody ever reads a half-written secret either."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)  # a folder an older version made with the default mode
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):  # another start made it first: theirs stands
+                os.link(draft, path)
+        finally:
+            draft.unlink()
+    path.chmod(0o600)  # a file an older version left wider
     return path.read_text().strip()
 
 

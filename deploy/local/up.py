@@ -95,6 +95,9 @@ def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bo
     logs = stack.RUN / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     procs: dict[str, subprocess.Popen] = {}
+    # The local stack serves /docs and /openapi.json (off by default elsewhere); set it to
+    # false in the environment to try the stack as a deployment answers.
+    env = {"CARECOORD_API_DOCS_ENABLED": "true", **env}
     # Schemas first, as a deployment's pre-start step would: a service then starts on a
     # current database and several instances never race to migrate.
     migrated = subprocess.run([sys.executable, "-m", "shared.cli", "db", "upgrade"], cwd=root, env=env)

@@ -32,7 +32,7 @@ from shared.access_log import record_access
 from shared.auth import Principal, Role, require_roles
 from shared.envelope import Metadata
 from shared.handler import Hook, Outcome
-from shared.patient_api import submit
+from shared.patient_api import Addressed, submit
 from shared.service import patient_clinic
 
 router = APIRouter(prefix="/v1/patients/{patient_id}/medications", tags=["medications"])
@@ -48,7 +48,10 @@ async def _command(request: Request, ctx: PharmacyContext, principal: Principal,
     async def execute(clinic: str, meta: Metadata, within: Hook | None) -> Outcome[Any]:
         return await handlers.handle(ctx, command, clinic, meta, within, expected_version)
 
-    return await submit(request, ctx, principal, patient_id, execute, handlers.command_body)
+    # Every command but the start names an existing course: the patient's, or 404 (before versions).
+    addressed = None if isinstance(command, StartMedication) else Addressed(
+        handlers.stream_of(command.medication_id), "medication course not found", "medication_id")
+    return await submit(request, ctx, principal, patient_id, execute, handlers.command_body, addressed=addressed)
 
 
 @router.post("", status_code=201, response_model=CommandResponse, summary="Start a medication course")

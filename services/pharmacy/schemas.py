@@ -4,10 +4,31 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from shared.schemas import MAX_INT, Strict
 from shared.stream_views import HistoryEntry
+
+MAX_SINGLE_DOSE: dict[str, float] = {
+    "mcg": 100_000_000, "mg": 100_000, "g": 100, "mL": 10_000, "drop": 1_000, "tablet": 100, "patch": 10,
+    "IU": 1_000_000}
+"""Largest single dose a request may state, per unit: far above any real prescription (100 g of
+a drug, 100 tablets), so only a typo or a probe is refused; the formulary's daily maxima are
+the clinical check. A unit not listed here is refused by the domain's unit rule."""
+
+
+class _Dosed(Strict):
+    unit: str  # before dose, so the dose's check can read it
+    dose: float = Field(allow_inf_nan=False)
+
+    @field_validator("dose", mode="after")
+    @classmethod
+    def _within_cap(cls, dose: float, info: ValidationInfo) -> float:
+        unit = info.data.get("unit")
+        limit = MAX_SINGLE_DOSE.get(unit) if isinstance(unit, str) else None
+        if limit is not None and dose > limit:
+            raise ValueError(f"a single dose above {limit:g} {unit} is not a prescription")
+        return dose
 
 
 class Drug(Strict):
@@ -30,10 +51,8 @@ class Schedule(Strict):
         return self
 
 
-class StartRequest(Strict):
+class StartRequest(_Dosed):
     drug: Drug
-    dose: float = Field(allow_inf_nan=False)
-    unit: str
     schedule: Schedule
     route: str = Field("oral", max_length=50, description="oral when not given")
     indication: str | None = Field(None, max_length=500)
@@ -46,9 +65,7 @@ class StartRequest(Strict):
         return "oral" if value is None else value
 
 
-class AdjustRequest(Strict):
-    dose: float = Field(allow_inf_nan=False)
-    unit: str
+class AdjustRequest(_Dosed):
     reason: str = Field(min_length=1, max_length=500)
     effective_at: AwareDatetime
     expected_version: int | None = Field(None, ge=1, le=MAX_INT)

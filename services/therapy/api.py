@@ -41,7 +41,7 @@ from services.therapy.schemas import (
     StartRequest,
 )
 from shared.auth import Principal, Role, require_roles
-from shared.patient_api import ClinicalReader, read_access, submit
+from shared.patient_api import Addressed, ClinicalReader, read_access, submit
 
 router = APIRouter(prefix="/v1/patients/{patient_id}/episodes", tags=["therapy episodes"])
 
@@ -51,8 +51,12 @@ SESSION = "/{episode_id}/sessions/{session_id}"
 
 async def _submit(request: Request, ctx: TherapyContext, principal: Principal, command: Command,
                   expected_version: int | None = None, session_id: str | None = None) -> JSONResponse:
+    # Every command but the start names an existing episode: the patient's, or 404 (before versions).
+    addressed = None if isinstance(command, StartEpisode) else Addressed(
+        handlers.stream_of(command.episode_id), "therapy episode not found", "episode_id")
     return await submit(request, ctx, principal, command.patient_id,
-                        handlers.executor(ctx, command, expected_version), handlers.command_body(session_id))
+                        handlers.executor(ctx, command, expected_version), handlers.command_body(session_id),
+                        addressed=addressed)
 
 
 @router.post("", status_code=201, response_model=CommandResponse, summary="Start a therapy episode")

@@ -89,7 +89,8 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def stream_service(pg_url: str, kafka: str, schema: str, namespace: str,
                          stream: FlagStreamSettings = FAST) -> AsyncIterator[StreamService]:
-    settings = make_settings("coordination", pg_url=pg_url, kafka=kafka, schema=schema, namespace=namespace)
+    settings = make_settings("coordination", pg_url=pg_url, kafka=kafka, schema=schema, namespace=namespace,
+                             api_docs_enabled=True)  # a test reads /openapi.json
     app = create_app(settings)
     app.state.flag_stream = stream
     async with served(app) as url:
