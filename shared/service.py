@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.access_audit import RefusalLog
 from shared.audit.checkpoints import run_checkpoints
 from shared.auth import AuthConfig, Authenticator, Principal, scope_to_clinic
 from shared.db import create_pool
@@ -199,6 +200,7 @@ def create_service_app(
     instrument_app(app, settings.service_name)
     install_metrics(app, settings.service_name, clinics=settings.metrics_clinics.split(","), version=app.version)
     app.add_middleware(RejectUnstorablePaths)
+    app.add_middleware(RefusalLog)  # 401/403/404 on a patient path: an access-log row
     # Added last, so it runs first: sizes are refused before anything reads the request.
     app.add_middleware(RequestLimits, limits=Limits(settings.max_body_bytes, settings.max_header_bytes,
                                                     settings.max_json_depth, settings.max_json_array))

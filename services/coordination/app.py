@@ -10,6 +10,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.coordination import api, handlers, reads, status, streams
+from services.coordination.audit import access as audit_access
+from services.coordination.audit import history as audit_history
 from services.coordination.deps import CoordinationContext
 from services.coordination.flag_api import router as acknowledgement_router
 from services.coordination.flag_reads import router as flag_router
@@ -86,6 +88,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     return create_service_app(coordination_settings(settings or Settings()), title="carecoord coordination",
                               description="One timeline and one live summary per patient; the team's decisions; "
                                           "risk flags from the rules.",
-                              routers=[reads.router, api.router, flag_router, acknowledgement_router, status.router,
-                                       streams.router, access_log_router()],
+                              # coordination's GET /v1/audit/access merges all four services' logs
+                              routers=[audit_history.router, audit_access.router, reads.router, api.router, flag_router,
+                                       acknowledgement_router, status.router,
+                                       streams.router, access_log_router(audit_access=False)],
                               on_start=_start)

@@ -9,8 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
+from services.coordination.audit.asof_reads import AsOf, action, checked, flags_json_as_of
+from services.coordination.audit.explain import FlagExplanation, explained
 from services.coordination.deps import Context
-from services.coordination.flag_schemas import FlagDetail, FlagPage, FlagResponse, RulesResponse
+from services.coordination.flag_schemas import FlagPage, FlagResponse, RulesResponse
 from services.coordination.flagging.acknowledge import NOT_FOUND, load_flag
 from services.coordination.flagging.model import SEVERITIES, STATUSES, flag_json, from_row
 from services.coordination.rules import rules_catalogue
@@ -58,8 +60,12 @@ StatusQuery = Annotated[list[str] | None, Query(alias="status", description="ope
 @router.get("/v1/patients/{patient_id}/flags", response_model=list[FlagResponse],
             summary="The patient's flags, oldest raised first")
 async def patient_flags(patient_id: str, ctx: Context, principal: FlagReader,
-                        statuses: StatusQuery = None) -> list[dict[str, Any]]:
+                        statuses: StatusQuery = None, as_of: AsOf = None) -> list[dict[str, Any]]:
     wanted = _checked("status", _codes(statuses), STATUSES)
+    if as_of is not None:  # the rules again, on what had been recorded by then
+        clinic = await read_access(ctx, principal, patient_id, action("read flags", checked(as_of)))
+        flags = await flags_json_as_of(ctx, patient_id, clinic, as_of)
+        return [f for f in flags if not wanted or f["status"] in wanted]
     await read_access(ctx, principal, patient_id, "read flags")
     rows = await ctx.pool.fetch(
         "SELECT * FROM flags WHERE patient_id = $1 AND (cardinality($2::text[]) = 0 OR status = ANY($2::text[])) "
@@ -99,8 +105,9 @@ async def worklist(
     return {"flags": [flag_json(f) for f in shown], "next_cursor": next_cursor(rows, limit)}
 
 
-@router.get("/v1/flags/{flag_id}", response_model=FlagDetail,
-            summary="One flag with its explanation: rule, version, thresholds at the time, each evidence event")
+@router.get("/v1/flags/{flag_id}", response_model=FlagExplanation,
+            summary="One flag with its explanation: rule, version, thresholds at the time, each evidence event, "
+                    "why it resolved and its changes (the acknowledgement's note for the care team only)")
 async def flag_detail(flag_id: str, ctx: Context, principal: ClinicalReader) -> dict[str, Any]:
     flag = await load_flag(ctx.pool, flag_id)
     if flag is None or not principal.can_see_clinic(flag.clinic_id):
@@ -116,8 +123,7 @@ async def flag_detail(flag_id: str, ctx: Context, principal: ClinicalReader) -> 
         "rule": {"rule_id": flag.rule_id, "version": rule.version if rule else 0,
                  "description": rule.description if rule else ""},
         "evidence_events": [dict(rows[e]) | {"event_id": e} for e in flag.evidence if e in rows],
-        "acknowledgement_note": note,
-    }
+    } | await explained(ctx, principal, flag, note)
 
 
 @router.get("/v1/rules", response_model=RulesResponse,

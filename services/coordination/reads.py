@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime
 
+from services.coordination.audit.asof_reads import AsOf, action, checked, summary_json_as_of
 from services.coordination.deps import Context, CoordinationContext
 from services.coordination.flagging.model import flag_json, from_row
 from services.coordination.projection.state import PatientSummary
@@ -60,14 +61,17 @@ async def timeline(
     occurred_to: Annotated[AwareDatetime | None, Query(alias="to", description="exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
+    as_of: AsOf = None,
 ) -> dict[str, Any]:
     try:
         after = Cursor.decode(cursor) if cursor else None
     except BadCursor as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
             {"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]) from None
-    await _projected(ctx, principal, patient_id, "read timeline")
-    page = TimelinePage(patient_id, _codes(types), _codes(services), occurred_from, occurred_to, after, limit)
+    recorded_by = checked(as_of) if as_of is not None else None
+    await _projected(ctx, principal, patient_id, action("read timeline", as_of))
+    page = TimelinePage(patient_id, _codes(types), _codes(services), occurred_from, occurred_to, after, limit,
+                        recorded_by)
     sql, args = compiled(timeline_query(page))
     rows = [dict(r) | {"data": json.loads(r["data"]), "event_id": r["event_id"]}
             for r in await ctx.pool.fetch(sql, *args)]
@@ -77,7 +81,10 @@ async def timeline(
 
 
 @router.get("/summary", summary="The patient's care at a glance: medications, therapy, scores, decisions, open flags")
-async def summary(patient_id: str, ctx: Context, principal: ClinicalReader) -> dict[str, Any]:
+async def summary(patient_id: str, ctx: Context, principal: ClinicalReader, as_of: AsOf = None) -> dict[str, Any]:
+    if as_of is not None:  # folded again from what had been recorded by then
+        clinic = await read_access(ctx, principal, patient_id, action("read summary", checked(as_of)))
+        return await summary_json_as_of(ctx, patient_id, clinic, as_of)
     state = await _projected(ctx, principal, patient_id, "read summary")
     rows = await ctx.pool.fetch(
         "SELECT * FROM flags WHERE patient_id = $1 AND status <> 'resolved' "

@@ -7,7 +7,12 @@ from typing import Annotated, ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.services import SERVICES
 from shared.settings import ServiceSettings
+
+
+def _local_peers() -> dict[str, str]:
+    return {name: f"http://127.0.0.1:{port}" for name, port in SERVICES.items() if name != "coordination"}
 
 
 class CoordinationSettings(ServiceSettings):
@@ -22,6 +27,17 @@ class CoordinationSettings(ServiceSettings):
     # A deployment's own thresholds file (TOML, as services/coordination/rules/thresholds.toml);
     # unset: the packaged one.
     rules_thresholds_file: str | None = None
+    # Where the other services answer GET /v1/audit/access, which the merged access log asks with
+    # the auditor's own token (JSON in the environment: {"pharmacy": "http://pharmacy:8002", ...}).
+    audit_peer_urls: dict[str, str] = Field(default_factory=_local_peers)
+    # A service slower than this is reported unavailable rather than holding the answer.
+    audit_peer_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+
+    # The pages' local sign-in (/ui/sign-in mints a token with the stack's own HS256 secret): the
+    # local stack turns it on; elsewhere staff bring a token from the identity provider.
+    ui_local_sign_in: bool = False
+    # Where the pages' look-up of patients' display names reaches the assessment service.
+    ui_assessment_url: str = "http://127.0.0.1:8001"
 
 
 def coordination_settings(settings: ServiceSettings) -> CoordinationSettings:

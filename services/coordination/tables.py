@@ -16,6 +16,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -127,4 +128,22 @@ flag_acknowledgements = Table(
     PrimaryKeyConstraint("flag_id", name="flag_acknowledgements_pkey"),
     CheckConstraint("char_length(note) <= 2000", name="flag_acknowledgements_note_check"),
     Index("flag_acknowledgements_patient", "patient_id"),
+)
+
+# Every event as published (metadata, payload and its ce_hash), for the auditors' history: the
+# chain hash covers the whole payload, which the timeline's coded data does not keep.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("patient_id", Text, nullable=False),
+    Column("clinic_id", Text, nullable=False),
+    Column("service", Text, nullable=False),
+    Column("stream_id", Text, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("envelope", JSONB, nullable=False),
+    Column("hash", LargeBinary),
+    PrimaryKeyConstraint("event_id", name="audit_events_pkey"),
+    Index("audit_events_patient", "patient_id", "recorded_at", "service", "stream_id", "sequence"),
 )

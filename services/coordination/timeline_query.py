@@ -63,6 +63,7 @@ class TimelinePage:
     occurred_to: datetime | None = None  # exclusive
     after: Cursor | None = None
     limit: int = DEFAULT_LIMIT
+    recorded_by: datetime | None = None  # as of this moment: only what had been recorded (inclusive)
 
 
 COLUMNS = (t.c.event_id, t.c.occurred_at, t.c.recorded_at, t.c.service, t.c.type, t.c.stream_id,
@@ -80,6 +81,8 @@ def timeline_query(page: TimelinePage) -> Select[Any]:
         q = q.where(t.c.occurred_at >= page.occurred_from)
     if page.occurred_to is not None:
         q = q.where(t.c.occurred_at < page.occurred_to)
+    if page.recorded_by is not None:
+        q = q.where(t.c.recorded_at <= page.recorded_by)
     if page.after is not None:
         c = page.after
         q = q.where(tuple_(t.c.occurred_at, t.c.recorded_at, t.c.event_id) > tuple_(

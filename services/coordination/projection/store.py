@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from services.coordination.audit.published import keep_published
 from services.coordination.flagging.evaluation import Flagging, Trigger
 from services.coordination.flagging.history import feeds_rules
 from services.coordination.projection.batch import TimelineRow, project
@@ -129,6 +130,7 @@ class CoordinationProjection:
         await lock_patients(conn, patients)
         rows, changed = project(await load_summaries(conn, patients), facts)
         await insert_timeline(conn, rows)
+        await keep_published(conn, events)  # as received, for the auditors' chain checks
         await save_summaries(conn, list(changed.values()))
         await self.directory.apply(conn, [env for env in events if env.service == "assessment"])
         await erase_notes(conn, sorted({f.patient_id for f in facts if isinstance(f.body, PatientIdentityErased)}))

@@ -145,8 +145,9 @@ async def test_clinic_scoping_roles_and_authentication(settings) -> None:  # typ
             "clinic_id": "clinic-a", "display_name": "X", "birth_date": "1990-01-01"})
         assert resp.status_code == 403
         assert len(await app.state.runtime.store.read_all()) == len(before)
-        log = await app.state.runtime.pool.fetch("SELECT staff_id, action FROM access_log")
-        assert [(r["staff_id"], r["action"]) for r in log] == []  # refused reads read nothing
+        log = await app.state.runtime.pool.fetch("SELECT staff_id, action, status FROM access_log ORDER BY id")
+        assert [(r["action"], r["status"]) for r in log] == [  # refused reads read nothing, but are recorded
+            ("refused request", s) for s in (404, 404, 404, 401, 401, 403)]
 
 
 async def test_validation_errors_name_the_field_and_lose_nothing(settings) -> None:  # type: ignore[no-untyped-def]

@@ -217,9 +217,11 @@ async def test_every_read_of_patient_data_is_recorded_for_auditors(stack) -> Non
     other = token("auditor", clinics=("clinic-b",))
     assert (await ph.get(f"/v1/patients/{pid}/access-log", headers=other)).status_code == 404
     log = (await ph.get(f"/v1/patients/{pid}/access-log", headers=token("auditor", sub="auditor-1"))).json()
-    assert [(e["staff_id"], e["action"], e["clinic_id"]) for e in log] == [
-        ("nurse-9", "read medications", "clinic-a"),
-        ("therapist-4", "read medication", "clinic-a"),
-        ("auditor-1", "read access log", "clinic-a"),
+    assert [(e["staff_id"], e["action"], e["clinic_id"], e["status"]) for e in log] == [
+        ("nurse-9", "read medications", "clinic-a", None),
+        ("therapist-4", "read medication", "clinic-a", None),
+        ("staff-1", "refused request", "clinic-a", 403),  # refused attempts are recorded too
+        ("staff-1", "refused request", "clinic-a", 404),
+        ("auditor-1", "read access log", "clinic-a", None),
     ]
     assert log[0]["roles"] == ["coordinator"]

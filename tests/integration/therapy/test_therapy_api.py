@@ -204,8 +204,9 @@ async def test_every_read_is_recorded_for_auditors(stack) -> None:  # type: igno
     await th.get(f"{base}/{eid}", headers=token("prescriber", sub="doctor-2"))
     assert (await th.get(f"/v1/patients/{pid}/access-log", headers=COORD)).status_code == 403
     log = (await th.get(f"/v1/patients/{pid}/access-log", headers=token("auditor", sub="auditor-1"))).json()
-    assert [(e["staff_id"], e["action"], e["clinic_id"]) for e in log] == [
-        ("nurse-9", "read therapy episodes", "clinic-a"),
-        ("doctor-2", "read therapy episode", "clinic-a"),
-        ("auditor-1", "read access log", "clinic-a"),
+    assert [(e["staff_id"], e["action"], e["clinic_id"], e["status"]) for e in log] == [
+        ("nurse-9", "read therapy episodes", "clinic-a", None),
+        ("doctor-2", "read therapy episode", "clinic-a", None),
+        ("staff-1", "refused request", "clinic-a", 403),  # refused attempts are recorded too
+        ("auditor-1", "read access log", "clinic-a", None),
     ]
