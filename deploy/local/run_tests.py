@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import browser
 import stack
 
 
 def main(argv: list[str]) -> int:
     t0 = time.monotonic()
+    browser.ensure_chromium()  # the browser test's headless Chromium, from Debian, where missing
     try:
         with stack.session(keep=os.environ.get("KEEP_STACK") == "1") as env:
             t1 = time.monotonic()

@@ -98,6 +98,8 @@ def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bo
     # The local stack serves /docs and /openapi.json (off by default elsewhere); set it to
     # false in the environment to try the stack as a deployment answers.
     env = {"CARECOORD_API_DOCS_ENABLED": "true", **env}
+    # The pages' local sign-in (/ui/sign-in signs a token with this stack's own secret): local only.
+    env = {"CARECOORD_COORDINATION_UI_LOCAL_SIGN_IN": "true", **env}
     # Schemas first, as a deployment's pre-start step would: a service then starts on a
     # current database and several instances never race to migrate.
     migrated = subprocess.run([sys.executable, "-m", "shared.cli", "db", "upgrade"], cwd=root, env=env)

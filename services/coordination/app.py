@@ -20,6 +20,7 @@ from services.coordination.flagging.tick import RulesTick
 from services.coordination.projection.store import CoordinationProjection
 from services.coordination.rules import RulesConfig, load_config
 from services.coordination.settings import CoordinationSettings, coordination_settings
+from services.coordination.ui import ui_router
 from shared.access_log_api import access_log_router
 from shared.directory import PatientDirectory
 from shared.idempotency import IdempotencyStore
@@ -91,5 +92,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                               # coordination's GET /v1/audit/access merges all four services' logs
                               routers=[audit_history.router, audit_access.router, reads.router, api.router, flag_router,
                                        acknowledgement_router, status.router,
-                                       streams.router, access_log_router(audit_access=False)],
+                                       streams.router, access_log_router(audit_access=False), ui_router()],
                               on_start=_start)

@@ -1,0 +1,80 @@
+"""The four services served by uvicorn on free local ports (their real lifespans, against the
+real PostgreSQL and Kafka), coordination with the pages' local sign-in on and its name look-ups
+pointed at the served assessment; and headless Chromium from Debian's package, driven by
+Playwright. Not a test module."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from services.assessment.app import create_app as create_assessment
+from services.coordination.app import create_app as create_coordination
+from services.coordination.settings import CoordinationSettings
+from services.coordination.streams import FlagStreamSettings
+from services.pharmacy.app import create_app as create_pharmacy
+from services.therapy.app import create_app as create_therapy
+from tests.support.services import make_settings, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("CARECOORD_ARTIFACTS", ROOT / ".run" / "artifacts"))
+CHROMIUM = os.environ.get("CARECOORD_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# The stream polls quickly here, so a change reaches the page within a test's patience.
+FAST_STREAM = FlagStreamSettings(heartbeat_seconds=2, poll_seconds=0.1, max_seconds=300, retry_ms=200)
+
+
+@contextlib.asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` with its lifespan, behind uvicorn on a free port of the loopback."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    await wait_until(lambda: server.started or task.done(), timeout=90)
+    if not server.started:
+        task.result()
+        raise RuntimeError("the server did not start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def platform(pg_url: str, kafka: str, schema: str, namespace: str) -> AsyncIterator[dict[str, str]]:
+    """The base URL of each service."""
+    common: dict[str, Any] = dict(pg_url=pg_url, kafka=kafka, schema=schema, namespace=namespace)
+    urls: dict[str, str] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        for name, create in (("assessment", create_assessment), ("pharmacy", create_pharmacy),
+                             ("therapy", create_therapy)):
+            urls[name] = await stack.enter_async_context(served(create(make_settings(name, **common))))
+        settings = CoordinationSettings(**{**make_settings("coordination", **common).model_dump(),
+                                           "ui_local_sign_in": True, "ui_assessment_url": urls["assessment"]})
+        app = create_coordination(settings)
+        app.state.flag_stream = FAST_STREAM
+        urls["coordination"] = await stack.enter_async_context(served(app))
+        yield urls
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (``make test`` installs it where missing); a clear failure without it."""
+    found = shutil.which(CHROMIUM) or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
+    if found is None:
+        pytest.fail(f"headless Chromium not found at {CHROMIUM}: run the suite with `make test` (it installs "
+                    "Debian's chromium package as root), or `apt-get install -y chromium`, or set "
+                    "CARECOORD_CHROMIUM", pytrace=False)
+    return found
