@@ -1,8 +1,9 @@
 """``carecoord demo load`` end to end: a small cohort (12 patients, 2 clinics) loaded through the
 command line into the four services served over HTTP on the real PostgreSQL and Kafka. Each
 service's own GET endpoints hold exactly the events the cohort's plan names; a second run
-records nothing, nor does a third without the marker file; every archetype's patients exist; and, where coordination serves flags, each
-archetype raised its rule's flag and the controls none."""
+records nothing, nor does a third without the marker file; every archetype's patients exist;
+and, where coordination serves flags, each archetype raised its rule's flag and the controls
+none."""
 
 from __future__ import annotations
 
