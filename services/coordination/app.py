@@ -80,7 +80,8 @@ async def _start(rt: Runtime) -> Started[CoordinationContext]:
     runner = projection_runner(rt, flagging)
     rt.consumers.append(runner)  # /ready reports it
     tick = RulesTick(rt.pool, flagging, s.rules_tick_seconds, s.rules_tick_batch)
-    context = CoordinationContext(rt, idempotency, PatientDirectory(rt.pool), handlers.command_handler(rt.store),
+    directory = PatientDirectory(rt.pool, rt.settings.directory_miss_wait_seconds)
+    context = CoordinationContext(rt, idempotency, directory, handlers.command_handler(rt.store),
                                   runner, flagging, tick)
     return Started(context, [runner.run, _flags_topic_then(s, tick.run)])
 
