@@ -6,6 +6,7 @@
     carecoord db upgrade [SERVICE]                          apply pending schema migrations
     carecoord audit verify [--service S]                    chains, signed checkpoints and topics
     carecoord status [--url SERVICE=URL ...]                readiness, backlog, lag, dead letters
+    carecoord replay [--verify-only] [--patient ID --until T] coordination's read models rebuilt from the topics
     carecoord demo load [--patients N] [--seed S]           a synthetic cohort over the HTTP APIs
 """
 
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     add_db_parser(sub)
     add_audit_parser(sub)
     add_status_parser(sub)
+    # coordination's, imported by name: shared/ holds no static import of a service
+    importlib.import_module("services.coordination.replay.cli").add_replay_parser(sub)
     add_demo_parser(sub)
     args = parser.parse_args(argv)
     result: int = args.func(args)
