@@ -69,6 +69,8 @@ async def read_history(s: CoordinationSettings, patient_id: str, until: datetime
     found: dict[str, Envelope] = {}
     try:
         tps = await _partitions(s.kafka_bootstrap_servers, topics(s), key)
+        if not tps:  # no topic yet: no history
+            return []
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
