@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.protocol.admin import DeleteGroupsRequest
 
 from services.coordination import handlers
 from services.coordination.app import rules_config
@@ -84,10 +85,14 @@ async def _until(what: str, done: asyncio.Task[None] | None, check: Callable[[],
 
 
 async def _delete_group(bootstrap: str, group: str) -> None:
+    """The replay's group holds nothing but offsets once done. aiokafka's admin client has no
+    public call for DeleteGroups (API 42), so its request goes to the group's coordinator; if
+    that fails the group stays, empty, until the broker expires its offsets."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    with contextlib.suppress(Exception):  # a leftover group holds offsets only
+    with contextlib.suppress(Exception):
         await admin.start()
-        await admin.delete_consumer_groups([group])
+        node = await admin.find_coordinator(group)
+        await admin._send_request_to_node(node, DeleteGroupsRequest([group]))
     with contextlib.suppress(Exception):
         await admin.close()
 
