@@ -5,7 +5,6 @@ Playwright. Not a test module."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -14,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from services.assessment.app import create_app as create_assessment
 from services.coordination.app import create_app as create_coordination
@@ -23,7 +20,7 @@ from services.coordination.settings import CoordinationSettings
 from services.coordination.streams import FlagStreamSettings
 from services.pharmacy.app import create_app as create_pharmacy
 from services.therapy.app import create_app as create_therapy
-from tests.support.services import make_settings, wait_until
+from tests.support.services import make_settings, served
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CARECOORD_ARTIFACTS", ROOT / ".run" / "artifacts"))
@@ -32,25 +29,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # The stream polls quickly here, so a change reaches the page within a test's patience.
 FAST_STREAM = FlagStreamSettings(heartbeat_seconds=2, poll_seconds=0.1, max_seconds=300, retry_ms=200)
-
-
-@contextlib.asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """``app`` with its lifespan, behind uvicorn on a free port of the loopback."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    await wait_until(lambda: server.started or task.done(), timeout=90)
-    if not server.started:
-        task.result()
-        raise RuntimeError("the server did not start")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @contextlib.asynccontextmanager

@@ -79,3 +79,25 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interv
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` with its lifespan, behind uvicorn on a free port of the loopback: for clients
+    that need a real socket (an endless SSE stream, a browser, one service calling another)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    await wait_until(lambda: server.started or task.done(), timeout=90)
+    if not server.started:
+        task.result()
+        raise RuntimeError("the server did not start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

@@ -4,7 +4,6 @@ service that is down), coordination in-process. Not a test module."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
@@ -14,7 +13,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-import uvicorn
 from fastapi import FastAPI
 
 from services.assessment.app import create_app as create_assessment
@@ -22,7 +20,7 @@ from services.coordination.app import create_app as create_coordination
 from services.coordination.settings import CoordinationSettings
 from services.pharmacy.app import create_app as create_pharmacy
 from shared.settings import ServiceSettings
-from tests.support.services import make_settings, running, token, wait_until
+from tests.support.services import make_settings, running, served, token, wait_until
 
 CLINICIAN = token("coordinator", "assessor", "prescriber", "therapist", clinics=("clinic-a",), sub="clin-1")
 AUDITOR_A = token("auditor", clinics=("clinic-a",), sub="audit-a")
@@ -43,24 +41,6 @@ def dead_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-@contextlib.asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    await wait_until(lambda: server.started or task.done(), timeout=60)
-    if not server.started:
-        task.result()
-        raise RuntimeError("the server did not start")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @dataclass

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import uvicorn
 from fastapi import FastAPI
 
 from examples.dashboard_sse import FlagStreamClient, SseEvent
 from services.coordination.app import create_app
 from services.coordination.streams import FlagStreamSettings
 from shared.db import plain_dsn
-from tests.support.services import make_settings, token, wait_until
+from tests.support.services import make_settings, served, token, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -66,24 +65,6 @@ class StreamService:
         bearer = token(*(roles or ("dashboard",)), clinics=clinics)["Authorization"].removeprefix("Bearer ")
         return FlagStreamClient(self.url, bearer, last_event_id=last_event_id, reconnect_seconds=0.1,
                                 idle_timeout=10)
-
-
-@contextlib.asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    await wait_until(lambda: server.started or task.done(), timeout=60)
-    if not server.started:
-        task.result()
-        raise RuntimeError("the server did not start")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @contextlib.asynccontextmanager
