@@ -13,11 +13,13 @@ from services.coordination import api, handlers, reads, status, streams
 from services.coordination.audit import access as audit_access
 from services.coordination.audit import history as audit_history
 from services.coordination.deps import CoordinationContext
+from services.coordination.fhir.api import router as fhir_router
 from services.coordination.flag_api import router as acknowledgement_router
 from services.coordination.flag_reads import router as flag_router
 from services.coordination.flagging.evaluation import Flagging
 from services.coordination.flagging.tick import RulesTick
 from services.coordination.projection.store import CoordinationProjection
+from services.coordination.registry.api import router as registry_router
 from services.coordination.rules import RulesConfig, load_config
 from services.coordination.settings import CoordinationSettings, coordination_settings
 from services.coordination.ui import ui_router
@@ -93,5 +95,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                               # coordination's GET /v1/audit/access merges all four services' logs
                               routers=[audit_history.router, audit_access.router, reads.router, api.router, flag_router,
                                        acknowledgement_router, status.router,
-                                       streams.router, access_log_router(audit_access=False), ui_router()],
+                                       streams.router, registry_router, fhir_router, access_log_router(audit_access=False),
+                                       ui_router()],
                               on_start=_start)
