@@ -4,8 +4,10 @@ A small projection of the assessment service's enrollment events that every othe
 keeps in its own database, so no service calls another to learn where a patient belongs.
 It matches events by service and event name, never by the versioned type string, so a new
 payload version does not make it deaf; it reads the envelope's attributes (subject, clinic,
-time) and, for a transfer, one payload field by name: the shared library knows no service's
-domain classes.
+time): the shared library knows no service's domain classes. A patient's clinic is the one
+they were enrolled in: no event moves them (a transfer would be a command of the assessment
+service, audited like any other), so nothing written to the topic can carry a patient into
+another clinic.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
 SOURCE_SERVICE = "assessment"
 ENROLLED = "PatientEnrolled"
 ERASED = "PatientIdentityErased"
-TRANSFERRED = "PatientTransferred"
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,6 @@ class DirectoryProjection:
             elif name == ERASED:
                 await conn.execute("UPDATE patient_directory SET identity_erased = true "
                                    "WHERE patient_id = $1", env.subject)
-            elif name == TRANSFERRED:
-                await conn.execute("UPDATE patient_directory SET clinic_id = $2 WHERE patient_id = $1",
-                                   env.subject, env.payload["to_clinic_id"])
 
 
 def _assessment_event(env: Envelope) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, replace
 
@@ -11,6 +12,31 @@ from shared.envelope import Envelope, EventRegistry, event_type
 from shared.kafka import headers as ce
 
 StreamKey = tuple[str, str]  # (source, stream_id): stream ids are unique per service only
+
+# ``[namespace]carecoord.<service>.<kind>.v<n>`` (ServiceSettings.topic): the service owns it
+_OWNED_TOPIC = re.compile(r"carecoord\.([a-z][a-z0-9_-]*)\.[a-z][a-z0-9_-]*\.v[0-9]+$")
+
+
+class ForgedEvent(ValueError):
+    """A record on a service's topic that does not say it comes from that service: only the
+    owner's outbox writes there, so anything else was written by someone else (a client with
+    stolen or over-broad credentials) and must not change a read model."""
+
+
+def topic_owner(topic: str) -> str | None:
+    """The service owning ``topic``, or None for a topic outside the naming scheme."""
+    match = _OWNED_TOPIC.search(topic)
+    return match.group(1) if match else None
+
+
+def check_owner(topic: str, env: Envelope) -> None:
+    """Refuse an envelope whose type or ``ce_source`` names another service than the topic's
+    owner (the message names the topic's owner, never the payload)."""
+    owner = topic_owner(topic)
+    if owner is None:
+        return
+    if env.source != f"/carecoord/{owner}" or env.service != owner:
+        raise ForgedEvent(f"an event on {owner}'s topic that does not come from {owner}")
 
 
 @dataclass(frozen=True)
@@ -50,6 +76,7 @@ def decode(record: ConsumerRecord, registry: EventRegistry | None) -> Item:
     model version, so projections read one shape whatever version was stored."""
     try:
         env = ce.decode(record.value, record.headers)
+        check_owner(record.topic, env)
         if registry is not None:
             model = registry.decode(env)  # validates type and payload, upcasting on the way
             env = replace(env, payload=model.model_dump(mode="json"),

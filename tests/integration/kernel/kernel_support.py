@@ -53,7 +53,7 @@ def envelopes(stream_id: str, count: int, *, subject: str | None = None, start: 
 
 
 def topic_name(namespace: str) -> str:
-    return f"{namespace}carecoord.test.events.v1"
+    return f"{namespace}carecoord.{SERVICE}.events.v1"
 
 
 async def unsent(pool: asyncpg.Pool) -> int:
