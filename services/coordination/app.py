@@ -95,6 +95,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                               # coordination's GET /v1/audit/access merges all four services' logs
                               routers=[audit_history.router, audit_access.router, reads.router, api.router, flag_router,
                                        acknowledgement_router, status.router,
-                                       streams.router, registry_router, fhir_router, access_log_router(audit_access=False),
-                                       ui_router()],
+                                       streams.router, registry_router, fhir_router,
+                                       access_log_router(audit_access=False), ui_router()],
                               on_start=_start)
