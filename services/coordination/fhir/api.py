@@ -4,4 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from .patient_api import router as patient_router
+
 router = APIRouter(tags=["FHIR"])
+router.include_router(patient_router)
