@@ -14,6 +14,7 @@ from services.coordination.audit import access as audit_access
 from services.coordination.audit import history as audit_history
 from services.coordination.deps import CoordinationContext
 from services.coordination.fhir.api import router as fhir_router
+from services.coordination.fhir.worker import ExportWorker
 from services.coordination.flag_api import router as acknowledgement_router
 from services.coordination.flag_reads import router as flag_router
 from services.coordination.flagging.evaluation import Flagging
@@ -85,7 +86,7 @@ async def _start(rt: Runtime) -> Started[CoordinationContext]:
     directory = PatientDirectory(rt.pool, rt.settings.directory_miss_wait_seconds)
     context = CoordinationContext(rt, idempotency, directory, handlers.command_handler(rt.store),
                                   runner, flagging, tick)
-    return Started(context, [runner.run, _flags_topic_then(s, tick.run)])
+    return Started(context, [runner.run, _flags_topic_then(s, tick.run), ExportWorker(rt.pool).run])
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
