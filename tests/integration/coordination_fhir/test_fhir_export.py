@@ -175,3 +175,29 @@ async def test_only_auditors_and_coordinators_export(stack: Stack) -> None:
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "_type"]
     bad = await stack.coordination.get("/v1/fhir/$export?_since=yesterday", headers=AUDITOR)
     assert bad.status_code == 422 and "_since" in bad.json()["detail"][0]["loc"]
+
+
+async def test_a_job_whose_worker_died_is_taken_again_and_completes(stack: Stack) -> None:
+    """A job left running by a worker that stopped (its lease lapsed) is claimed again: jobs live
+    in PostgreSQL, not in a process."""
+    chart = await write_chart(stack)
+    await wait_for_entries(stack.pool, {chart.patient_id: len(chart.expected) + 1}, timeout=60)
+    job_id = uuid.uuid4()
+    await stack.pool.execute(
+        "INSERT INTO fhir_export_jobs (job_id, staff_id, roles, caller_clinics, clinics, types, request_url, status, "
+        "transaction_time, lease_until, patients_total, patients_done) VALUES ($1, 'auditor-1', '{auditor}', "
+        "'{clinic-a}', '{clinic-a}', '{Patient}', 'http://test/v1/fhir/$export?_type=Patient', 'running', "
+        "now() - interval '5 minutes', now() - interval '1 minute', 1, 0)", job_id)
+    await stack.pool.execute(  # what the dead worker had written: deleted when the job starts over
+        "INSERT INTO fhir_export_files VALUES ($1, 'Patient', 0, 1, '{}' || chr(10), '{p}', '{clinic-a}')", job_id)
+
+    async def completed() -> Any:
+        resp = await stack.coordination.get(f"/v1/fhir/export-jobs/{job_id}", headers=AUDITOR)
+        return resp.json() if resp.status_code == 200 else None
+
+    manifest = await wait_until(completed, timeout=30)
+    assert [(o["type"], o["count"]) for o in manifest["output"]] == [("Patient", 1)]
+    resp = await stack.coordination.get(manifest["output"][0]["url"], headers=AUDITOR)
+    assert [json.loads(line)["id"] for line in resp.text.splitlines()] == [chart.patient_id]
+    assert (await stack.coordination.delete(f"/v1/fhir/export-jobs/{job_id}", headers=AUDITOR)).status_code == 202
+    assert (await stack.coordination.get(f"/v1/fhir/export-jobs/{job_id}", headers=AUDITOR)).status_code == 404
