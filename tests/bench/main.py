@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.telemetry import TelemetryConfig, setup_tracing
-from tests.bench import flag_latency, http_pharmacy, http_therapy
+from tests.bench import flag_latency, http_pharmacy, http_therapy, measures
 from tests.bench.appends import bench_appends
 from tests.bench.common import (
     BenchEnv,
@@ -106,7 +106,7 @@ async def run(sizes: Sizes, run_id: str) -> list[Comparison]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smaller run (about a quarter)")
-    parser.add_argument("--only", choices=["kernel", "http"], help="run one part only")
+    parser.add_argument("--only", choices=["kernel", "http", "measures"], help="run one part only")
     parser.add_argument("--skip-http", action="store_true", help="skip the services-over-HTTP parts")
     args = parser.parse_args(argv)
     sizes = Sizes.quick() if args.quick else Sizes.full()
@@ -140,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(f"{flag_latency.render(latency)}\n  load average {load_before:.1f} before, "
               f"{os.getloadavg()[0]:.1f} after")
+    if args.only in (None, "measures"):
+        print()
+        print(measures.render(measures.bench_measures(rounds=1 if args.quick else 3)))
     print()
     print(f"finished in {time.monotonic() - t0:.0f} s; "
           + (f"targets missed: {', '.join(missed)}" if missed else "all targets met"))

@@ -72,17 +72,17 @@ def follow_up_4w(r: CareRecord, as_of: datetime) -> Outcome | None:
     """Every patient, once day 28 has passed: a contact on days 1–28."""
     if r.day(as_of) <= FOLLOW_UP_DAYS:
         return None
-    return Outcome(any(1 <= r.day(c) <= FOLLOW_UP_DAYS for c in r.contacts))
+    return Outcome(any(1 <= d <= FOLLOW_UP_DAYS for d in r.contact_days))
 
 
 def _not_improved_by_week_8(r: CareRecord) -> bool:
     """A baseline PHQ-9 ≥ 10 and the latest PHQ-9 by day 56 not improved, still in care on day 56."""
     baseline = r.baseline
-    if baseline is None or baseline.total < ELEVATED or r.day(baseline.at) > WEEK_8:
+    if baseline is None or baseline.total < ELEVATED or baseline.day > WEEK_8:
         return False
     if r.discharged_at is not None and r.day(r.discharged_at) < WEEK_8:
         return False
-    latest = [s for s in r.phq9 if r.day(s.at) <= WEEK_8][-1]
+    latest = [s for s in r.phq9 if s.day <= WEEK_8][-1]
     return not improved(baseline.total, latest.total)
 
 
@@ -90,15 +90,15 @@ def case_review_8_12w(r: CareRecord, as_of: datetime) -> Outcome | None:
     """Not improved by week 8, once day 84 has passed: a case conference or an escalation on days 56–84."""
     if r.day(as_of) <= WEEK_12 or not _not_improved_by_week_8(r):
         return None
-    reviews = (*r.conferences, *r.escalations)
-    return Outcome(any(WEEK_8 <= r.day(t) <= WEEK_12 for t in reviews))
+    reviews = (*r.conference_days, *r.escalation_days)
+    return Outcome(any(WEEK_8 <= d <= WEEK_12 for d in reviews))
 
 
 def nonresponse_to_escalation(r: CareRecord, as_of: datetime) -> Outcome | None:
     """Not improved by week 8, from day 56 on: escalated on or after day 56, and how many days after it."""
     if r.day(as_of) < WEEK_8 or not _not_improved_by_week_8(r):
         return None
-    days = [r.day(t) - WEEK_8 for t in r.escalations if r.day(t) >= WEEK_8]
+    days = [d - WEEK_8 for d in r.escalation_days if d >= WEEK_8]
     return Outcome(bool(days), min(days) if days else None)
 
 
@@ -108,10 +108,10 @@ def _at_week(r: CareRecord, as_of: datetime, week: int) -> tuple[Reading, Readin
     target = 7 * week
     first, last = target - WINDOW_HALF_WIDTH, target + WINDOW_HALF_WIDTH
     baseline = r.baseline
-    if baseline is None or baseline.total < ELEVATED or r.day(baseline.at) >= first or r.day(as_of) <= last:
+    if baseline is None or baseline.total < ELEVATED or baseline.day >= first or r.day(as_of) <= last:
         return None
-    inside = [s for s in r.phq9 if first <= r.day(s.at) <= last]
-    nearest = min(inside, key=lambda s: (abs(r.day(s.at) - target), -r.day(s.at)), default=None)
+    inside = [s for s in r.phq9 if first <= s.day <= last]
+    nearest = min(inside, key=lambda s: (abs(s.day - target), -s.day), default=None)
     return baseline, nearest
 
 
@@ -284,6 +284,7 @@ def compute(records: Iterable[CareRecord], as_of: datetime, first: Month, last: 
     """Every measure for every clinic and month from ``first`` to ``last``, from the records known at ``as_of``."""
     span = months(first, last)
     wanted = set(span)
+    bounds = [(month, month.start, month.end) for month in span]
     clinic_ids = tuple(sorted(set(clinics)))
     found: dict[tuple[str, Month, str], list[tuple[str, Outcome]]] = {}
     for r in records:
@@ -296,10 +297,10 @@ def compute(records: Iterable[CareRecord], as_of: datetime, first: Month, last: 
                 if outcome is not None:
                     found.setdefault((r.clinic_id, started, m.measure_id), []).append((r.patient_id, outcome))
             else:
-                for month in span:
+                for month, start, end in bounds:
                     if month < started:
                         continue
-                    outcome = polypharmacy_in(r, month.start, month.end, as_of)
+                    outcome = polypharmacy_in(r, start, end, as_of)
                     if outcome is not None:
                         found.setdefault((r.clinic_id, month, m.measure_id), []).append((r.patient_id, outcome))
     cells = tuple(_cell(c, month, m, found.get((c, month, m.measure_id), ()))

@@ -27,6 +27,7 @@ CONTACT_EVENTS = frozenset({("assessment", "AssessmentRecorded"), ("therapy", "S
 class Reading:
     at: datetime
     total: int
+    day: int = 0  # days since the start of care (see CareRecord.day)
 
 
 Stretch = tuple[datetime, datetime | None]
@@ -46,6 +47,10 @@ class CareRecord:
     conferences: tuple[datetime, ...] = ()
     discharged_at: datetime | None = None  # a case conference decided "discharge" and no contact followed
     polypharmacy: tuple[Stretch, ...] = ()
+    # The same moments as days since the start of care, counted once (the measures compare days).
+    contact_days: tuple[int, ...] = ()
+    escalation_days: tuple[int, ...] = ()
+    conference_days: tuple[int, ...] = ()
 
     @property
     def baseline(self) -> Reading | None:
@@ -57,7 +62,11 @@ class CareRecord:
 
 
 def day_number(start: datetime, at: datetime) -> int:
-    return (at.astimezone(UTC).date() - start.astimezone(UTC).date()).days
+    return _ordinal(at) - _ordinal(start)
+
+
+def _ordinal(at: datetime) -> int:
+    return (at if at.tzinfo is UTC else at.astimezone(UTC)).toordinal()
 
 
 def _total(payload: Mapping[str, Any]) -> int | None:
@@ -148,8 +157,18 @@ def care_record(patient_id: str, clinic_id: str, history: Iterable[HistoryEvent]
     discharged = reader.discharge
     if discharged is not None and reader.contacts and reader.contacts[-1] > discharged:
         discharged = None  # seen again after the discharge: back in care
+    start = min(firsts)
+    origin = _ordinal(start)
+
+    def days(moments: list[datetime]) -> tuple[int, ...]:
+        return tuple(_ordinal(t) - origin for t in moments)
+
+    def readings(scores: list[Reading]) -> tuple[Reading, ...]:
+        return tuple(Reading(s.at, s.total, _ordinal(s.at) - origin) for s in scores)
+
     return CareRecord(
-        patient_id=patient_id, clinic_id=clinic_id, enrolled_at=reader.enrolled_at, start=min(firsts),
-        phq9=tuple(reader.scores["PHQ-9"]), gad7=tuple(reader.scores["GAD-7"]), contacts=tuple(reader.contacts),
+        patient_id=patient_id, clinic_id=clinic_id, enrolled_at=reader.enrolled_at, start=start,
+        phq9=readings(reader.scores["PHQ-9"]), gad7=readings(reader.scores["GAD-7"]), contacts=tuple(reader.contacts),
         escalations=tuple(reader.escalations), conferences=tuple(reader.conferences), discharged_at=discharged,
-        polypharmacy=polypharmacy_stretches(reader.courses, reader.stops))
+        polypharmacy=polypharmacy_stretches(reader.courses, reader.stops), contact_days=days(reader.contacts),
+        escalation_days=days(reader.escalations), conference_days=days(reader.conferences))
