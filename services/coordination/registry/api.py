@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from services.coordination.audit.asof_reads import AsOf, action, checked
 from services.coordination.deps import Context, CoordinationContext
@@ -23,6 +23,7 @@ from shared.auth import Principal, Role, require_roles
 from . import caseload as cl
 from .inputs import care_records, enrolled_by, open_flags
 from .measures import MEASURES, VERSION, Cell, MeasuresResult, Month, compute
+from .schemas import CaseloadPage, MeasuresPage
 
 router = APIRouter(tags=["caseload and quality measures"])
 
@@ -85,15 +86,22 @@ def _csv(rows: list[dict[str, Any]], next_cursor: str | None) -> Response:
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
-@router.get("/v1/caseload", summary="The patients in active care of the caller's clinics, one row each "
-                                    "(Accept: text/csv for a spreadsheet; the next page's cursor in X-Next-Cursor)")
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
+    "content": {"text/csv": {"schema": {"type": "string", "description": "a header row: " + ", ".join(CSV_COLUMNS)}}},
+    "headers": {"X-Next-Cursor": {"schema": {"type": "string"}, "description": "the next page's cursor (CSV)"}},
+}}
+
+
+@router.get("/v1/caseload", response_model=CaseloadPage, responses=CSV_RESPONSE,
+            summary="The patients in active care of the caller's clinics, one row each "
+                    "(Accept: text/csv for a spreadsheet; the next page's cursor in X-Next-Cursor)")
 async def caseload(
     request: Request, ctx: Context, principal: CaseloadReader, clinic: ClinicQuery = None,
     care_manager: Annotated[str | None, Query(max_length=100, description="staff id who enrolled the patient")] = None,
     sort: Annotated[cl.Sort, Query(description="the most pressing first")] = "next_contact_due",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
-) -> Response:
+) -> CaseloadPage | Response:
     try:
         after = cl.decode_cursor(sort, cursor) if cursor else None
     except cl.BadCursor as exc:
@@ -110,17 +118,7 @@ async def caseload(
     await _log(ctx, principal, [(r["clinic_id"], r["patient_id"]) for r in shown], "read caseload")
     if "text/csv" in request.headers.get("accept", ""):
         return _csv(shown, next_cursor)
-    return JSONResponse({"patients": [_json(r) for r in shown], "next_cursor": next_cursor, "as_of": now.isoformat()})
-
-
-def _json(row: dict[str, Any]) -> dict[str, Any]:
-    def conv(v: Any) -> Any:
-        if isinstance(v, datetime):
-            return v.isoformat()
-        if isinstance(v, dict):
-            return {k: conv(x) for k, x in v.items()}
-        return v
-    return {k: conv(v) for k, v in row.items()}
+    return CaseloadPage.model_validate({"patients": shown, "next_cursor": next_cursor, "as_of": now})
 
 
 # --------------------------------------------------------------------------- measures
@@ -164,14 +162,16 @@ async def measures_result(ctx: CoordinationContext, clinics: list[str], as_of: d
     return compute(await care_records(ctx.pool, clinics, as_of), as_of, first, last, clinics)
 
 
-@router.get("/v1/measures", summary="Care-process quality measures per clinic and month, as known at as_of")
+# Unset fields are left out: median_days belongs to the median measure, patients to include=patients.
+@router.get("/v1/measures", response_model=MeasuresPage, response_model_exclude_unset=True,
+            summary="Care-process quality measures per clinic and month, as known at as_of")
 async def measures(
     ctx: Context, principal: MeasuresReader, clinic: ClinicQuery = None,
     first: Annotated[str | None, Query(alias="from", max_length=10, description=FROM_TEXT)] = None,
     last: Annotated[str | None, Query(alias="to", max_length=10, description=TO_TEXT)] = None,
     as_of: AsOf = None,
     include: Annotated[Literal["patients"] | None, Query(description="patients: the ids behind each number")] = None,
-) -> dict[str, Any]:
+) -> MeasuresPage:
     moment = checked(as_of) if as_of is not None else datetime.now(UTC)
     to = _month("to", last, Month.of(moment))
     frm = _month("from", first, Month(to.year - 1, to.month).next())
@@ -184,4 +184,4 @@ async def measures(
         clinic_of = {p: c.clinic_id for c in result.cells for p in c.denominator}
         await _log(ctx, principal, [(c, p) for p, c in clinic_of.items()],
                    action("read quality measures' patients", as_of))
-    return result_json(result, include == "patients")
+    return MeasuresPage.model_validate(result_json(result, include == "patients"))
