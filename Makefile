@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: up down status test lint bench docs install clean
+.PHONY: up down status test lint bench bench-scaling docs install clean
 
 up: install           ## Kafka + PostgreSQL + every service, in the foreground; Ctrl-C stops all; DEMO=0: no demo cohort
 	CARECOORD_DEMO=$(DEMO) $(PY) deploy/local/up.py
@@ -29,6 +29,9 @@ lint: install
 
 bench: install        ## throughput side by side with raw clients and the eventsourcing library
 	$(PY) deploy/local/run_bench.py
+
+bench-scaling: install  ## 1-3 coordination and 1-2 pharmacy instances on this machine (docs/scaling.md)
+	$(PY) deploy/local/bench_scaling.py
 
 docs: install         ## docs/asyncapi.yaml from the services' event models (a test checks it is current)
 	$(PY) -m deploy.asyncapi
