@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Computed,
     DateTime,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -25,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = MetaData()
 
@@ -146,4 +147,46 @@ audit_events = Table(
     Column("hash", LargeBinary),
     PrimaryKeyConstraint("event_id", name="audit_events_pkey"),
     Index("audit_events_patient", "patient_id", "recorded_at", "service", "stream_id", "sequence"),
+)
+
+# FHIR Bulk Data export jobs and their NDJSON output, in parts (coordination_0004). Not read
+# models: a rebuild leaves them.
+fhir_export_jobs = Table(
+    "fhir_export_jobs",
+    metadata,
+    Column("job_id", UUID(as_uuid=True), nullable=False),
+    Column("staff_id", Text, nullable=False),
+    Column("roles", ARRAY(Text), nullable=False),
+    Column("caller_clinics", ARRAY(Text), nullable=False),
+    Column("clinics", ARRAY(Text), nullable=False),
+    Column("types", ARRAY(Text), nullable=False),
+    Column("since", DateTime(timezone=True)),
+    Column("request_url", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("transaction_time", DateTime(timezone=True)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("patients_total", Integer),
+    Column("patients_done", Integer, nullable=False, server_default=text("0")),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("error", Text),
+    PrimaryKeyConstraint("job_id", name="fhir_export_jobs_pkey"),
+    CheckConstraint("status IN ('accepted', 'running', 'completed', 'failed')", name="fhir_export_jobs_status_check"),
+    # The worker's queue: jobs not yet done, oldest first.
+    Index("fhir_export_jobs_pending", "created_at", postgresql_where=text("status IN ('accepted', 'running')")),
+)
+
+fhir_export_files = Table(
+    "fhir_export_files",
+    metadata,
+    Column("job_id", UUID(as_uuid=True), nullable=False),
+    Column("resource_type", Text, nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("resource_count", Integer, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("patients", ARRAY(Text), nullable=False),
+    Column("clinics", ARRAY(Text), nullable=False),
+    PrimaryKeyConstraint("job_id", "resource_type", "part", name="fhir_export_files_pkey"),
+    ForeignKeyConstraint(["job_id"], ["fhir_export_jobs.job_id"], name="fhir_export_files_job_fkey",
+                         ondelete="CASCADE"),
 )
