@@ -34,6 +34,7 @@ router = APIRouter(prefix="/v1/fhir", tags=["FHIR"])
 
 Exporter = Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.COORDINATOR))]
 JOB_NOT_FOUND = "export job not found"
+FILE_SUFFIX = ".ndjson"
 RETRY_AFTER = "1"
 
 
@@ -74,9 +75,18 @@ async def kick_off(
     return Response(status_code=status.HTTP_202_ACCEPTED, headers={"Content-Location": _status_url(request, job_id)})
 
 
-async def _own_job(ctx: Context, principal: Principal, job_id: uuid.UUID) -> jobs.Job:
-    """The caller's job, provided they still see every clinic it covers; 404 otherwise."""
-    job = await jobs.load(ctx.pool, job_id)
+def _job_uuid(job_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(job_id)
+    except ValueError:
+        return None
+
+
+async def _own_job(ctx: Context, principal: Principal, job_id: str) -> jobs.Job:
+    """The caller's job, provided they still see every clinic it covers; 404 otherwise (an id
+    that is no job id at all too, so every id that names nothing of the caller's answers alike)."""
+    parsed = _job_uuid(job_id)
+    job = await jobs.load(ctx.pool, parsed) if parsed is not None else None
     if job is None or job.staff_id != principal.staff_id or not set(job.clinics) <= principal.clinic_ids:
         raise HTTPException(status.HTTP_404_NOT_FOUND, JOB_NOT_FOUND)
     return job
@@ -90,34 +100,39 @@ def _progress(job: jobs.Job) -> str:
 
 @router.get("/export-jobs/{job_id}", summary="An export's status: 202 with X-Progress, then 200 with the manifest",
             responses={202: {"description": "in progress"}, 200: {"description": "the manifest"}})
-async def job_status(job_id: uuid.UUID, request: Request, ctx: Context, principal: Exporter) -> Response:
+async def job_status(job_id: str, request: Request, ctx: Context, principal: Exporter) -> Response:
     job = await _own_job(ctx, principal, job_id)
     if job.status == "failed":
         return JSONResponse(outcome(job.error or "the export failed"), status_code=500, media_type=FHIR_JSON)
     if job.status != "completed" or job.transaction_time is None:
         return Response(status_code=status.HTTP_202_ACCEPTED,
                         headers={"X-Progress": _progress(job), "Retry-After": RETRY_AFTER})
-    counts = await jobs.counts(ctx.pool, job_id)
-    file_url = _status_url(request, job_id) + "/{type}.ndjson"
+    counts = await jobs.counts(ctx.pool, job.job_id)
+    file_url = _status_url(request, job.job_id) + "/{type}" + FILE_SUFFIX
     return JSONResponse(manifest(job.transaction_time, job.request_url, counts, file_url))
 
 
 @router.delete("/export-jobs/{job_id}", status_code=202, response_class=Response,
                summary="Cancel an export and delete its output")
-async def cancel(job_id: uuid.UUID, ctx: Context, principal: Exporter) -> Response:
-    await _own_job(ctx, principal, job_id)
-    await jobs.delete(ctx.pool, job_id)
+async def cancel(job_id: str, ctx: Context, principal: Exporter) -> Response:
+    job = await _own_job(ctx, principal, job_id)
+    await jobs.delete(ctx.pool, job.job_id)
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
-@router.get("/export-jobs/{job_id}/{resource_type}.ndjson", response_class=StreamingResponse,
-            summary="One output file of a completed export (application/fhir+ndjson)",
+# The file is a whole path segment ({type}.ndjson), not a parameter followed by a suffix: a
+# template like {type}.ndjson is not a path parameter OpenAPI clients (and the route probes) can fill.
+@router.get("/export-jobs/{job_id}/{file_name}", response_class=StreamingResponse,
+            summary="One output file of a completed export, {type}.ndjson (application/fhir+ndjson)",
             responses={200: {"content": {NDJSON: {}}}})
-async def download(job_id: uuid.UUID, resource_type: str, ctx: Context, principal: Exporter) -> StreamingResponse:
+async def download(job_id: str, file_name: str, ctx: Context, principal: Exporter) -> StreamingResponse:
     job = await _own_job(ctx, principal, job_id)
-    patients = await jobs.file_patients(ctx.pool, job_id, resource_type) if job.status == "completed" else None
+    resource_type = file_name.removesuffix(FILE_SUFFIX)
+    patients = None
+    if job.status == "completed" and file_name.endswith(FILE_SUFFIX):
+        patients = await jobs.file_patients(ctx.pool, job.job_id, resource_type)
     if patients is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "file not found")
     async with ctx.pool.acquire() as conn, conn.transaction():
-        await log_accesses(conn, principal, patients, f"download FHIR export {job_id} {resource_type}")
-    return StreamingResponse(jobs.file_parts(ctx.pool, job_id, resource_type), media_type=NDJSON)
+        await log_accesses(conn, principal, patients, f"download FHIR export {job.job_id} {resource_type}")
+    return StreamingResponse(jobs.file_parts(ctx.pool, job.job_id, resource_type), media_type=NDJSON)

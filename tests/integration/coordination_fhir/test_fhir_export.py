@@ -199,5 +199,13 @@ async def test_a_job_whose_worker_died_is_taken_again_and_completes(stack: Stack
     assert [(o["type"], o["count"]) for o in manifest["output"]] == [("Patient", 1)]
     resp = await stack.coordination.get(manifest["output"][0]["url"], headers=AUDITOR)
     assert [json.loads(line)["id"] for line in resp.text.splitlines()] == [chart.patient_id]
+    assert (await stack.coordination.get(f"/v1/fhir/export-jobs/{job_id}/Patient.json", headers=AUDITOR)
+            ).status_code == 404
     assert (await stack.coordination.delete(f"/v1/fhir/export-jobs/{job_id}", headers=AUDITOR)).status_code == 202
     assert (await stack.coordination.get(f"/v1/fhir/export-jobs/{job_id}", headers=AUDITOR)).status_code == 404
+    # an id that is no job id answers like a job that does not exist (not a 422 telling them apart)
+    for path in ("", "/Patient.ndjson"):
+        gone = await stack.coordination.get(f"/v1/fhir/export-jobs/{job_id}{path}", headers=AUDITOR)
+        garbled = await stack.coordination.get(f"/v1/fhir/export-jobs/not-a-job{path}", headers=AUDITOR)
+        assert (garbled.status_code, garbled.json()) == (gone.status_code, gone.json()) == (
+            404, {"detail": "export job not found"})
