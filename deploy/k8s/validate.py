@@ -39,6 +39,8 @@ KUSTOMIZE_VERSION = "v5.7.1"
 TOOLS = ROOT / ".run" / "tools" / f"kustomize-{KUSTOMIZE_VERSION}"
 # The oldest Kubernetes minor the manifests promise to work on.
 KUBERNETES_VERSION = "1.31.0"
+# libyaml's loader where PyYAML has it: the vendored CRDs are close to a megabyte.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class RenderError(RuntimeError):
@@ -81,7 +83,7 @@ def render(overlay: str | Path) -> list[dict[str, Any]]:
     done = subprocess.run([str(kustomize()), "build", str(path)], capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RenderError(f"kustomize build {path}: {done.stderr.strip()}")
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    return [doc for doc in yaml.load_all(done.stdout, Loader=LOADER) if doc]
 
 
 def _strict(schema: Any) -> Any:
@@ -103,7 +105,7 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) → the strict schema of that served version, from crds/."""
     schemas: dict[tuple[str, str], dict[str, Any]] = {}
     for path in sorted(CRDS.rglob("*.yaml")):
-        for crd in yaml.safe_load_all(path.read_text()):
+        for crd in yaml.load_all(path.read_text(), Loader=LOADER):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue
             group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
