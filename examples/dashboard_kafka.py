@@ -60,12 +60,23 @@ def flag_change(record: ConsumerRecord) -> FlagChange | None:
                       time=headers.get("ce_time", ""), payload=payload)
 
 
+def sasl_options() -> dict[str, str]:
+    """SCRAM credentials from CARECOORD_KAFKA_USERNAME / CARECOORD_KAFKA_PASSWORD (the broker
+    refuses anonymous clients; a dashboard's user may read the flags topic and nothing else)."""
+    username = os.environ.get("CARECOORD_KAFKA_USERNAME")
+    if not username:
+        return {}
+    return {"security_protocol": os.environ.get("CARECOORD_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"),
+            "sasl_mechanism": os.environ.get("CARECOORD_KAFKA_SASL_MECHANISM", "SCRAM-SHA-256"),
+            "sasl_plain_username": username, "sasl_plain_password": os.environ.get("CARECOORD_KAFKA_PASSWORD", "")}
+
+
 async def follow_flags(bootstrap: str, clinics: Iterable[str], *, topic: str = TOPIC, group_id: str | None = None,
                        from_beginning: bool = False) -> AsyncGenerator[FlagChange, None]:
     """The flag changes of ``clinics``, for as long as it is iterated."""
     wanted = frozenset(clinics)
     seen: OrderedDict[str, None] = OrderedDict()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group_id,
+    consumer = AIOKafkaConsumer(topic, **sasl_options(), bootstrap_servers=bootstrap, group_id=group_id,
                                 auto_offset_reset="earliest" if from_beginning else "latest",
                                 enable_auto_commit=group_id is not None, isolation_level="read_committed")
     await consumer.start()

@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from shared.kafka.security import client_security
 from shared.services import SERVICES
 
 HTTP_TIMEOUT = 10.0  # a service's /ready waits up to 3 s per dependency it checks
@@ -89,8 +90,9 @@ def service_status(name: str, url: str, timeout: float = HTTP_TIMEOUT) -> Servic
 
 async def dlq_counts(bootstrap: str, namespace: str = "") -> dict[str, int]:
     """Records held in each of the platform's dead-letter topics (those of ``namespace``)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**client_security(),
+                                bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await admin.start()
     try:
         await consumer.start()

@@ -19,6 +19,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.db import create_pool, plain_dsn
+from shared.kafka.security import client_security
 
 HOW_TO = ("needs Kafka and PostgreSQL: run the suite with `make test` (it starts the local "
           "stack), or export CARECOORD_KAFKA_BOOTSTRAP_SERVERS and CARECOORD_PG_URL, or make a "
@@ -87,7 +88,7 @@ async def namespace(kafka_bootstrap: str) -> AsyncIterator[str]:
     does not carry every past test's partitions into its next start."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
     yield prefix
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=kafka_bootstrap)
     try:
         await admin.start()
         ours = [t for t in await admin.list_topics() if t.startswith(prefix)]

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from services.coordination.deps import Context
 from services.coordination.schemas import PartitionStatus, ProjectionStatus
 from shared.auth import Principal, Role, require_roles
+from shared.kafka.security import client_security
 
 router = APIRouter(prefix="/v1/projection", tags=["operations"])
 
@@ -23,8 +24,9 @@ async def partition_offsets(bootstrap: str, group: str, topics: list[str]
     """(partition, the group's committed offset or None, the end offset) for every
     partition of ``topics``; the end is the last stable offset, which is what a
     read-committed consumer can reach."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**client_security(),
+                                bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                 isolation_level="read_committed")
     await admin.start()
     try:

@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from shared.audit.checkpoints import checkpoints, key_id, verify_signature
 from shared.envelope import chain_hash
 from shared.eventstore.postgres import _COLUMNS, row_to_envelope
+from shared.kafka.security import client_security
 
 CHUNK = 5000
 
@@ -162,7 +163,7 @@ async def _check_topic(pool: asyncpg.Pool, report: Report, bootstrap: str, topic
     that the store lacks."""
     published: dict[str, tuple[str | None, int, str, int]] = {}
     counts: Counter[str] = Counter()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=bootstrap)
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -176,7 +177,8 @@ async def _check_topic(pool: asyncpg.Pool, report: Report, bootstrap: str, topic
         else:
             report.notes.append("no topic yet (and no events)")
         return
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_security(),
+                                bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(tps)

@@ -9,6 +9,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.kafka.security import client_security
+
 log = logging.getLogger(__name__)
 
 
@@ -29,7 +31,7 @@ def make_producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer:
         "compression_type": None,
     }
     options.update(overrides)
-    return AIOKafkaProducer(**options)  # type: ignore[arg-type]
+    return AIOKafkaProducer(**options, **client_security())  # type: ignore[arg-type]
 
 
 def make_consumer(bootstrap: str, group_id: str, *topics: str, **overrides: object) -> AIOKafkaConsumer:
@@ -44,14 +46,15 @@ def make_consumer(bootstrap: str, group_id: str, *topics: str, **overrides: obje
         "fetch_max_wait_ms": 100,
     }
     options.update(overrides)
-    return AIOKafkaConsumer(*topics, **options)  # type: ignore[arg-type]
+    return AIOKafkaConsumer(*topics, **options, **client_security())  # type: ignore[arg-type]
 
 
 async def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 6,
                         replication: int = 1, timeout: float = 30.0, min_insync: int = 1) -> None:
     """Create missing topics with unlimited retention (they are the replayable history),
     ``replication`` replicas and ``min_insync`` of them needed to acknowledge a write."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(**client_security(),
+                                bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -93,7 +96,8 @@ async def _wait_for_metadata(admin: AIOKafkaAdminClient, topics: list[str], time
 
 async def kafka_ready(bootstrap: str, timeout: float = 3.0) -> bool:
     """True when a metadata request lists at least one broker."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(**client_security(),
+                                bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)

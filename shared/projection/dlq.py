@@ -23,6 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.kafka.clients import make_producer
+from shared.kafka.security import client_security
 from shared.projection.deadletter import DLQ_HEADER_PREFIX
 
 REPLAY_GROUP = "carecoord-dlq-replay"
@@ -60,7 +61,7 @@ async def replay(bootstrap: str, topic: str, group: str | None = None,
     """Re-publish the dead letters of ``topic`` not replayed before; see the module doc."""
     dlq = f"{topic}.dlq"
     result = ReplayResult()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=replay_group(group),
+    consumer = AIOKafkaConsumer(**client_security(), bootstrap_servers=bootstrap, group_id=replay_group(group),
                                 enable_auto_commit=False, auto_offset_reset="earliest",
                                 isolation_level="read_committed")
     producer = make_producer(bootstrap)

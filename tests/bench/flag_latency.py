@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer
 
 from shared.auth import issue_token
 from shared.kafka.clients import ensure_topics, make_producer
+from shared.kafka.security import client_security
 from tests.bench.common import progress
 from tests.bench.http_pharmacy import CLINIC, cleanup, enroll, running_services, service_env, wait_ready
 
@@ -58,7 +59,8 @@ def pct(values: list[float], q: float) -> float:
 
 async def _flag_consumer(bootstrap: str, topic: str, pending: dict[str, deque[float]], latencies: list[float],
                          stop: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest",
+    consumer = AIOKafkaConsumer(topic, **client_security(),
+                                bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest",
                                 fetch_max_wait_ms=20)
     await consumer.start()
     try:
@@ -77,7 +79,8 @@ async def _flag_consumer(bootstrap: str, topic: str, pending: dict[str, deque[fl
 async def _kafka_floor(bootstrap: str, topic: str, rate: float, seconds: float) -> list[float]:
     """Produce → consume latency of bare records at the same rate: the broker's share."""
     await ensure_topics(bootstrap, [topic], partitions=6)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest",
+    consumer = AIOKafkaConsumer(topic, **client_security(),
+                                bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest",
                                 fetch_max_wait_ms=20)
     await consumer.start()
     await asyncio.sleep(1.0)  # assignment before the first record

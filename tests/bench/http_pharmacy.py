@@ -60,6 +60,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.auth import issue_token
 from shared.db import plain_dsn
+from shared.kafka.security import client_security
 from tests.bench.common import progress
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -507,14 +508,14 @@ async def wait_drained(conn: asyncpg.Connection, timeout: float) -> float | None
 
 async def count_on_topic(bootstrap: str, topic: str, event_type: bytes) -> int:
     """Records of ``event_type`` (CloudEvents ``ce_type`` header) on ``topic``, start to end."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=bootstrap)
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
     finally:
         await admin.close()
     tps = [TopicPartition(topic, p["partition"]) for d in described for p in d["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**client_security(), bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 max_poll_records=5000, fetch_max_wait_ms=100)
     await consumer.start()
     try:
@@ -552,7 +553,7 @@ async def cleanup(env: dict[str, str], run_id: str, services: Sequence[str] = SE
             finally:
                 await conn.close()
     with contextlib.suppress(Exception):
-        admin = AIOKafkaAdminClient(bootstrap_servers=env["CARECOORD_KAFKA_BOOTSTRAP_SERVERS"])
+        admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=env["CARECOORD_KAFKA_BOOTSTRAP_SERVERS"])
         await admin.start()
         try:
             mine = [t for t in await admin.list_topics() if t.startswith(f"bench{run_id}.")]

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.kafka.security import client_security
 from shared.telemetry import TelemetryConfig, setup_tracing
 from tests.bench import flag_latency, http_pharmacy, http_therapy, measures
 from tests.bench.appends import bench_appends
@@ -71,7 +72,7 @@ def spread(rows: Sequence[Comparison]) -> str:
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:
     """The run's topics; the broker drops the bench groups' offsets with them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=bootstrap)
     await admin.start()
     try:
         mine = [t for t in await admin.list_topics() if t.startswith(prefix)]

@@ -19,6 +19,7 @@ from shared.db import create_pool
 from shared.eventstore import PostgresEventStore
 from shared.kafka import headers as ce
 from shared.kafka.clients import ensure_topics, make_producer
+from shared.kafka.security import client_security
 from shared.outbox import OutboxRelay
 from tests.bench.appends import count, make_plan, run_ours
 from tests.bench.common import BenchEnv, Comparison, interleaved, progress, rate
@@ -28,7 +29,7 @@ Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
 def raw_producer(bootstrap: str) -> AIOKafkaProducer:
     """Spelled out rather than taken from the kernel, so the baseline cannot drift."""
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+    return AIOKafkaProducer(**client_security(), bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
                             linger_ms=5, max_batch_size=256 * 1024, request_timeout_ms=15000,
                             compression_type=None)
 

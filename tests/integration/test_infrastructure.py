@@ -9,6 +9,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from alembic.script import ScriptDirectory
 
 from shared.kafka.clients import ensure_topics
+from shared.kafka.security import client_security
 from shared.migrations import config, upgrade
 
 
@@ -16,7 +17,7 @@ async def test_topics_keep_everything_and_carry_the_insync_setting(kafka_bootstr
     topic = f"{namespace}carecoord.infra.events.v1"
     await ensure_topics(kafka_bootstrap, [topic], partitions=3, replication=1, min_insync=1)
     await ensure_topics(kafka_bootstrap, [topic], partitions=3)  # a second instance: no error
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
         described = await admin.describe_topics([topic])

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from fastapi import FastAPI
 
 from shared.auth import issue_token
+from shared.kafka.security import client_security
 from shared.settings import ServiceSettings, settings_for
 
 TEST_SECRET = "carecoord-test-secret-0123456789abcdef"
@@ -46,7 +47,7 @@ async def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: floa
                      settle: float = 0.5) -> list[ConsumerRecord]:
     """Every record on ``topic`` from the beginning, once at least ``at_least`` arrived
     (then ``settle`` seconds more, so extra records would be seen too)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(topic, **client_security(), bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
     records: list[ConsumerRecord] = []

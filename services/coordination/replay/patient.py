@@ -35,6 +35,7 @@ from shared.db import create_pool
 from shared.envelope import Envelope
 from shared.eventstore import PostgresEventStore
 from shared.kafka import headers as ce
+from shared.kafka.security import client_security
 
 from . import schemas
 from .progress import Progress
@@ -43,7 +44,7 @@ from .runner import topics
 
 async def _partitions(bootstrap: str, names: list[str], key: bytes) -> list[TopicPartition]:
     """The partition ``key`` hashes to on each topic (the producers' default partitioner)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=bootstrap)
     await admin.start()
     try:
         described = await admin.describe_topics(names)
@@ -63,7 +64,7 @@ async def read_history(s: CoordinationSettings, patient_id: str, until: datetime
     """The patient's events recorded by ``until`` (all without it), each once, in recorded order
     and, within a stream, in sequence."""
     key = patient_id.encode()
-    consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, group_id=None,
+    consumer = AIOKafkaConsumer(**client_security(), bootstrap_servers=s.kafka_bootstrap_servers, group_id=None,
                                 enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     found: dict[str, Envelope] = {}

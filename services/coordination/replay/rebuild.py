@@ -35,6 +35,7 @@ from services.coordination.settings import CoordinationSettings
 from services.coordination.status import partition_offsets
 from shared.db import create_pool
 from shared.eventstore import PostgresEventStore
+from shared.kafka.security import client_security
 
 from . import schemas
 from .flags import evaluate_everyone
@@ -88,7 +89,7 @@ async def _delete_group(bootstrap: str, group: str) -> None:
     """The replay's group holds nothing but offsets once done. aiokafka's admin client has no
     public call for DeleteGroups (API 42), so its request goes to the group's coordinator; if
     that fails the group stays, empty, until the broker expires its offsets."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=bootstrap)
     with contextlib.suppress(Exception):
         await admin.start()
         node = await admin.find_coordinator(group)

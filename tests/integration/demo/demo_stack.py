@@ -22,6 +22,7 @@ from services.coordination.app import create_app as create_coordination
 from services.pharmacy.app import create_app as create_pharmacy
 from services.therapy.app import create_app as create_therapy
 from shared.db import plain_dsn
+from shared.kafka.security import client_security
 from shared.settings import ServiceSettings
 from tests.support.services import make_settings, running, wait_until
 
@@ -61,7 +62,7 @@ async def isolated(pg_url: str, kafka: str) -> AsyncIterator[tuple[str, str]]:
                 await conn.execute(f'DROP SCHEMA IF EXISTS "{row["nspname"]}" CASCADE')
         finally:
             await conn.close()
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+        admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=kafka)
         try:
             await admin.start()
             ours = [t for t in await admin.list_topics() if t.startswith(namespace)]

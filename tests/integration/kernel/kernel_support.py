@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from shared.envelope import Envelope, EventRegistry, Metadata, new_envelope
 from shared.events import DomainEvent
+from shared.kafka.security import client_security
 from shared.outbox import OutboxRelay
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -101,7 +102,7 @@ async def consume(bootstrap: str, topic: str, at_least: int, timeout: float = 20
                   settle: float = 0.0) -> list[ConsumerRecord]:
     """Every record of ``topic`` from the beginning (no consumer group), once ``at_least``
     have arrived; ``settle`` seconds more are read to catch unexpected extra records."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+    consumer = AIOKafkaConsumer(topic, **client_security(), bootstrap_servers=bootstrap, group_id=None,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 isolation_level="read_committed")
     await consumer.start()

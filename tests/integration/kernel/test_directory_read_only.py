@@ -22,6 +22,7 @@ from kernel_support import wait_for
 from services.assessment.app import create_app as create_assessment
 from services.pharmacy.app import create_app as create_pharmacy
 from shared.db import plain_dsn
+from shared.kafka.security import client_security
 from tests.support.services import make_settings, running, token
 
 COORD = token("coordinator")
@@ -66,7 +67,7 @@ async def _known(url: str, schema: str) -> set[str]:
 
 
 async def _dead_letters(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(**client_security(), bootstrap_servers=bootstrap, group_id=None)
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

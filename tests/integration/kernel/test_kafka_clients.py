@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from shared.kafka.clients import TopicCreationError, ensure_topics
+from shared.kafka.security import client_security
 
 
 async def test_topics_are_created_with_partitions_and_unlimited_retention(
@@ -19,7 +20,7 @@ async def test_topics_are_created_with_partitions_and_unlimited_retention(
     await ensure_topics(kafka_bootstrap, topics, partitions=4)
     await ensure_topics(kafka_bootstrap, topics, partitions=4)  # again: nothing to do
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
         described = await admin.describe_topics(topics)

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from shared.envelope import Envelope
 from shared.kafka import headers as ce
 from shared.kafka.clients import ensure_topics, make_producer
+from shared.kafka.security import client_security
 from shared.projection import ProjectionRunner
 
 
@@ -57,7 +58,7 @@ async def _publish(bootstrap: str, topic: str, count: int) -> None:
 
 
 async def _dead_letters(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(**client_security(), bootstrap_servers=bootstrap, group_id=None)
     await consumer.start()
     try:
         tp = TopicPartition(f"{topic}.dlq", 0)

@@ -10,12 +10,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from kernel_support import consume, envelopes, event_id, relay_until_sent, topic_name
 
 from shared.eventstore import PostgresEventStore
+from shared.kafka.security import client_security
 
 
 async def test_an_event_too_large_for_the_topic_is_parked_and_the_rest_published(
         pool: asyncpg.Pool, kafka_bootstrap: str, namespace: str) -> None:
     topic = topic_name(namespace)
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_security(), bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "4096"})])
