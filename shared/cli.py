@@ -3,7 +3,7 @@
     carecoord token --role prescriber --clinic clinic-a     a local bearer token
     carecoord serve pharmacy [--port 8002]                  run one service
     carecoord dlq replay --topic T [--group G]              dead letters back to their topic
-    carecoord db upgrade [SERVICE]                          apply pending schema migrations
+    carecoord db upgrade [SERVICE] [--grant-to ROLE]        apply pending schema migrations
     carecoord audit verify [--service S]                    chains, signed checkpoints and topics
     carecoord status [--url SERVICE=URL ...]                readiness, backlog, lag, dead letters
     carecoord replay [--verify-only] [--patient ID --until T] coordination's read models rebuilt from the topics

@@ -36,7 +36,9 @@ async def create_pool(url: str, schema: str = "public", size: int = 10,
     if schema != "public":
         conn = await asyncpg.connect(plain_dsn(url))
         try:
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            # looked up first: a runtime role may not CREATE on the database, even a no-op
+            if await conn.fetchval("SELECT to_regnamespace($1)", f'"{schema}"') is None:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         finally:
             await conn.close()
     pool = await asyncpg.create_pool(

@@ -29,16 +29,24 @@ KAFKA_LIB = KAFKA_HOME / "lib"
 KAFKA_DATA = KAFKA_HOME / "data"
 KAFKA_LOGS = KAFKA_HOME / "logs"
 KAFKA_PID = KAFKA_HOME / "broker.pid"
+SCRAM_MARK = KAFKA_DATA / "scram-users"  # written when the store was formatted with the users
 KAFKA_POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 KAFKA_PORT = int(os.environ.get("CARECOORD_KAFKA_PORT", "9092"))
 CONTROLLER_PORT = KAFKA_PORT + 1
 PG_PORT = 5432
 PG_USER = "carecoord"
 PG_PASSWORD = "carecoord"
+PG_APP_USER = "carecoord_app"  # the services' runtime role (make up)
 DATABASES = [f"carecoord_{s}" for s in ("assessment", "pharmacy", "therapy", "coordination")]
 # Loopback needs no TLS; libpq's default (sslmode=prefer) would encrypt every local query.
 LOCAL_DSN_OPTIONS = "?sslmode=disable"
 SECRET_FILE = RUN / "secrets" / "jwt-secret"
+# One SCRAM user per service (its ACLs: shared.kafka.acls), one for a dashboard, and the admin
+# (a super user: the tests, the carecoord commands an operator runs, creating the ACLs).
+KAFKA_USERS_DIR = RUN / "secrets" / "kafka"
+ADMIN_USER = "admin"
+CONTROLLER_USER = "controller"
+KAFKA_USERS = (ADMIN_USER, "assessment", "pharmacy", "therapy", "coordination", "dashboard")
 AUDIT_KEY_FILE = RUN / "secrets" / "audit-key"
 STARTED_MARK = RUN / "started-by-stack"
 
@@ -113,16 +121,32 @@ def kafka_jars() -> None:
 def kafka_config() -> Path:
     KAFKA_HOME.mkdir(parents=True, exist_ok=True)
     conf = KAFKA_HOME / "server.properties"
+    admin, controller = kafka_password(ADMIN_USER), kafka_password(CONTROLLER_USER)
     conf.write_text(
         "\n".join([
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{CONTROLLER_PORT}",
-            f"listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT},CONTROLLER://127.0.0.1:{CONTROLLER_PORT}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT}",
+            # Clients authenticate with SCRAM (credentials made at format time, one user per
+            # service, see kafka_users) and may do only what their ACLs allow; nobody connects
+            # anonymously. The controller listener, local to this node, authenticates with PLAIN.
+            f"listeners=SASL_PLAINTEXT://127.0.0.1:{KAFKA_PORT},CONTROLLER://127.0.0.1:{CONTROLLER_PORT}",
+            f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{KAFKA_PORT}",
             "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name=SASL_PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms=SCRAM-SHA-256",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256",
+            "sasl.mechanism.controller.protocol=PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
+            f'required username="{CONTROLLER_USER}" password="{controller}" user_{CONTROLLER_USER}="{controller}";',
+            "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule "
+            f'required username="{ADMIN_USER}" password="{admin}";',
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            f"super.users=User:{ADMIN_USER};User:{CONTROLLER_USER}",
+            "allow.everyone.if.no.acl.found=false",
             f"log.dirs={KAFKA_DATA}",
             "num.partitions=6",
             "offsets.topic.replication.factor=1",
@@ -198,13 +222,22 @@ def kafka_start(timeout: float = 90.0) -> bool:
     kafka_jars()
     conf = kafka_config()
     KAFKA_LOGS.mkdir(parents=True, exist_ok=True)
+    if (KAFKA_DATA / "meta.properties").exists() and not SCRAM_MARK.exists():
+        # a store formatted before the broker required authentication has no SCRAM users, and
+        # none can be added without an authenticated admin: set it aside and start afresh
+        aside = KAFKA_HOME / f"data.unauthenticated-{int(time.time())}"
+        KAFKA_DATA.rename(aside)
+        log(f"the local broker now requires SCRAM credentials; its old data is kept in {aside}")
     if not (KAFKA_DATA / "meta.properties").exists():
         cluster_id = subprocess.run(java_cmd("kafka.tools.StorageTool", "random-uuid"),
                                     capture_output=True, text=True, check=True).stdout.strip()
+        scram = [arg for user in KAFKA_USERS
+                 for arg in ("--add-scram", f"SCRAM-SHA-256=[name={user},password={kafka_password(user)}]")]
         fmt = subprocess.run(java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                                      "-c", str(conf), "-g"), capture_output=True, text=True)
+                                      "-c", str(conf), "-g", *scram), capture_output=True, text=True)
         if fmt.returncode != 0:
             raise StackError(f"formatting Kafka storage failed: {fmt.stdout}{fmt.stderr}")
+        SCRAM_MARK.write_text(" ".join(KAFKA_USERS))
     server_log = KAFKA_LOGS / "server.log"
     mark = server_log.stat().st_size if server_log.exists() else 0
     with open(KAFKA_LOGS / "stdout.log", "ab") as out:
@@ -213,6 +246,32 @@ def kafka_start(timeout: float = 90.0) -> bool:
     KAFKA_PID.write_text(str(proc.pid))
     wait_kafka(timeout, since=mark, proc=proc)
     return True
+
+
+def kafka_acls() -> None:
+    """Each service's least-privilege ACLs (shared.kafka.acls) for the topics `make up` uses
+    (no namespace), created as the admin; creating an existing binding changes nothing."""
+    sys.path.insert(0, str(ROOT))
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared.kafka.acls import apply_acls, platform_acls
+
+    async def apply() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{KAFKA_PORT}", security_protocol="SASL_PLAINTEXT",
+                                    sasl_mechanism="SCRAM-SHA-256", sasl_plain_username=ADMIN_USER,
+                                    sasl_plain_password=kafka_password(ADMIN_USER))
+        await admin.start()
+        try:
+            await apply_acls(admin, platform_acls())
+        finally:
+            await admin.close()
+
+    try:
+        asyncio.run(apply())
+    except Exception as exc:
+        raise StackError(f"creating the Kafka ACLs failed: {type(exc).__name__}: {exc}") from exc
 
 
 def wait_kafka(timeout: float, since: int = 0, proc: subprocess.Popen | None = None) -> None:
@@ -320,12 +379,21 @@ def pg_start(timeout: float = 60.0) -> bool:
 
 
 def pg_provision() -> None:
-    """Role and one database per service; idempotent."""
+    """Roles and one database per service; idempotent. ``carecoord`` owns the databases and
+    runs the migrations; the services run as ``carecoord_app``, which owns nothing and gets
+    only the privileges ``carecoord db upgrade --grant-to`` gives it (shared.migrations.grants)."""
     sql = (f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='{PG_USER}') THEN "
            f"CREATE ROLE {PG_USER} LOGIN SUPERUSER PASSWORD '{PG_PASSWORD}'; END IF; END$$;")
     res = _as_postgres(["psql", "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
     if res.returncode != 0:
         raise StackError(f"creating the {PG_USER} role failed: {res.stderr.strip()}")
+    app = pg_app_password()
+    sql = (f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='{PG_APP_USER}') THEN "
+           f"CREATE ROLE {PG_APP_USER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE; END IF; END$$; "
+           f"ALTER ROLE {PG_APP_USER} PASSWORD '{app}'")
+    res = _as_postgres(["psql", "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+    if res.returncode != 0:
+        raise StackError(f"creating the {PG_APP_USER} role failed: {res.stderr.strip()}")
     existing = _as_postgres(["psql", "-qAtc", "SELECT datname FROM pg_database"]).stdout.split()
     for db in DATABASES:
         if db not in existing:
@@ -368,10 +436,29 @@ def jwt_secret() -> str:
     return _secret(SECRET_FILE)
 
 
+def pg_app_password() -> str:
+    return _secret(RUN / "secrets" / "pg-app")
+
+
+def app_database_url(service: str) -> str:
+    """The URL a service of `make up` connects with: the runtime role, not the owner."""
+    return (f"postgresql://{PG_APP_USER}:{pg_app_password()}@127.0.0.1:{PG_PORT}/carecoord_{service}"
+            f"{LOCAL_DSN_OPTIONS}")
+
+
+def kafka_password(user: str) -> str:
+    return _secret(KAFKA_USERS_DIR / user)
+
+
 def env_lines() -> list[str]:
     base = f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{PG_PORT}"
     lines = [
         f"CARECOORD_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{KAFKA_PORT}",
+        # the shell (and the tests) speak to Kafka as the admin; `make up` gives each service
+        # its own user, whose password is the file of that name in CARECOORD_KAFKA_USERS_DIR
+        f"CARECOORD_KAFKA_USERNAME={ADMIN_USER}",
+        f"CARECOORD_KAFKA_PASSWORD={kafka_password(ADMIN_USER)}",
+        f"CARECOORD_KAFKA_USERS_DIR={KAFKA_USERS_DIR}",
         f"CARECOORD_PG_URL={base}/postgres{LOCAL_DSN_OPTIONS}",
         f"CARECOORD_JWT_SECRET={jwt_secret()}",
         f"CARECOORD_AUDIT_KEY={_secret(AUDIT_KEY_FILE)}",
@@ -389,8 +476,10 @@ def start(parts: set[str]) -> None:
     marks = set(STARTED_MARK.read_text().split()) if STARTED_MARK.exists() else set()
     if "postgres" in parts and pg_start():
         marks.add("postgres")
-    if "kafka" in parts and kafka_start():
-        marks.add("kafka")
+    if "kafka" in parts:
+        if kafka_start():
+            marks.add("kafka")
+        kafka_acls()
     STARTED_MARK.write_text(" ".join(sorted(marks)))
     log(f"ready in {time.monotonic() - t0:.1f} s: Kafka 127.0.0.1:{KAFKA_PORT}, "
         f"PostgreSQL 127.0.0.1:{PG_PORT}")

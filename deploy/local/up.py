@@ -89,6 +89,17 @@ def main() -> int:
         return 1
 
 
+def service_env(env: dict[str, str], name: str) -> dict[str, str]:
+    """``env`` with the service's own Kafka user instead of the admin (its ACLs allow writing
+    its own topics and reading what it projects, nothing else: shared.kafka.acls) and the
+    database's runtime role instead of its owner (shared.migrations.grants)."""
+    own = {k: v for k, v in env.items() if k != "CARECOORD_KAFKA_PASSWORD"}
+    own[f"CARECOORD_{name.upper()}_DATABASE_URL"] = stack.app_database_url(name)
+    own["CARECOORD_KAFKA_USERNAME"] = name
+    own["CARECOORD_KAFKA_PASSWORD_FILE"] = str(Path(env["CARECOORD_KAFKA_USERS_DIR"]) / name)
+    return own
+
+
 def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bool]) -> int:
     root = stack.ROOT
     PIDS.mkdir(parents=True, exist_ok=True)
@@ -102,7 +113,8 @@ def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bo
     env = {"CARECOORD_COORDINATION_UI_LOCAL_SIGN_IN": "true", **env}
     # Schemas first, as a deployment's pre-start step would: a service then starts on a
     # current database and several instances never race to migrate.
-    migrated = subprocess.run([sys.executable, "-m", "shared.cli", "db", "upgrade"], cwd=root, env=env)
+    migrated = subprocess.run([sys.executable, "-m", "shared.cli", "db", "upgrade", "--grant-to",
+                               stack.PG_APP_USER], cwd=root, env=env)
     if migrated.returncode != 0:
         print("error: the database migrations failed (see above)", file=sys.stderr)
         return 1
@@ -112,7 +124,7 @@ def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bo
         out = open(logs / f"{name}.log", "ab")
         procs[name] = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", "serve", name, "--port", str(port)],
-            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=root, env=service_env(env, name), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         (PIDS / f"{name}.pid").write_text(str(procs[name].pid))
     code = 0
     try:

@@ -37,7 +37,8 @@ from shared.service import patient_clinic
 
 router = APIRouter(prefix="/v1/patients/{patient_id}/medications", tags=["medications"])
 
-WRITERS = (Role.PRESCRIBER, Role.ADMIN)
+# Prescribing is a prescriber's: an admin manages identity and configuration, not medication.
+WRITERS = (Role.PRESCRIBER,)
 READERS = (Role.PRESCRIBER, Role.THERAPIST, Role.ASSESSOR, Role.COORDINATOR, Role.ADMIN, Role.AUDITOR)
 Writer = Annotated[Principal, Depends(require_roles(*WRITERS))]
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -65,11 +67,37 @@ def _engine_target(dsn: str) -> tuple[str, dict[str, Any]]:
     return url, connect_args
 
 
+def _targets(service: str | None) -> list[str]:
+    return [f"{KERNEL}@head", *([f"{service}@head"] if service and has_branch(service) else [])]
+
+
+def heads(service: str | None = None) -> set[str]:
+    """The revisions a current database of ``service`` records in its version table."""
+    script = ScriptDirectory.from_config(config())
+    return {rev.revision for rev in script.get_revisions(_targets(service)) if rev is not None}
+
+
+async def is_current(dsn: str, schema: str = "public", service: str | None = None) -> bool:
+    """True when ``schema`` is at the newest revisions: read with SELECT alone, so a runtime
+    role (which may not create or alter anything) can start on a database migrated for it."""
+    conn = await asyncpg.connect(plain_dsn(dsn))
+    try:
+        table = await conn.fetchval("SELECT to_regclass($1)", f'"{schema}".alembic_version')
+        if table is None:
+            return False
+        recorded = {row[0] for row in await conn.fetch(f'SELECT version_num FROM "{schema}".alembic_version')}
+    finally:
+        await conn.close()
+    return recorded == heads(service)
+
+
 async def upgrade(dsn: str, schema: str = "public", service: str | None = None) -> None:
     """Bring ``schema`` up to the newest kernel revision and, with ``service``, that
-    service's own; idempotent."""
+    service's own; idempotent, and nothing but a read when the schema is current."""
+    if await is_current(dsn, schema, service):
+        return
     cfg = config()
-    targets = [f"{KERNEL}@head", *([f"{service}@head"] if service and has_branch(service) else [])]
+    targets = _targets(service)
     url, connect_args = _engine_target(dsn)
     engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
     try:

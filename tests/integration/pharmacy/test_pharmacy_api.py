@@ -225,3 +225,23 @@ async def test_every_read_of_patient_data_is_recorded_for_auditors(stack) -> Non
         ("auditor-1", "read access log", "clinic-a", None),
     ]
     assert log[0]["roles"] == ["coordinator"]
+
+
+async def test_an_admin_manages_identity_but_does_not_prescribe(stack) -> None:  # type: ignore[no-untyped-def]
+    """Least privilege (before, the admin role could start, change and stop medication courses)."""
+    admin = token("admin")
+    patient = await _patient(stack["assessment"])
+    refused = await stack["pharmacy"].post(f"/v1/patients/{patient}/medications", headers=admin, json=_start())
+    assert refused.status_code == 403, refused.text
+    started = await stack["pharmacy"].post(f"/v1/patients/{patient}/medications", headers=PRESCRIBER, json=_start())
+    assert started.status_code == 201, started.text
+    medication = started.json()["medication_id"]
+    for path, body in ((f"{medication}/dose-adjustments", {"new_dose": 100, "unit": "mg", "reason": "titration",
+                                                           "adjusted_at": "2026-11-08T08:00:00Z",
+                                                           "expected_version": 1}),
+                       (f"{medication}/discontinuation", {"reason": "remission", "stopped_at": "2026-11-09T08:00:00Z"})):
+        response = await stack["pharmacy"].post(f"/v1/patients/{patient}/medications/{path}", headers=admin, json=body)
+        assert response.status_code == 403, (path, response.text)
+    # reading the course is still allowed (an admin supports the clinic's staff)
+    listed = await stack["pharmacy"].get(f"/v1/patients/{patient}/medications", headers=admin)
+    assert listed.status_code == 200, listed.text
