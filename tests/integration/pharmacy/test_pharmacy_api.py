@@ -26,7 +26,8 @@ SERTRALINE = {"code": "36437", "system": "RxNorm", "name": "sertraline"}
 async def stack(pg_url: str, kafka_bootstrap: str, schema: str, namespace: str) -> AsyncIterator[dict[str, Any]]:
     common = dict(pg_url=pg_url, kafka=kafka_bootstrap, schema=schema, namespace=namespace)
     a_settings = make_settings("assessment", **common)
-    p_settings = make_settings("pharmacy", **common)
+    # a busy machine can take more than the default second to bring an enrolment to pharmacy
+    p_settings = make_settings("pharmacy", directory_miss_wait_seconds=5, **common)
     async with running(create_assessment, a_settings) as (_, assessment), \
             running(create_pharmacy, p_settings) as (pharmacy_app, pharmacy):
         yield {"assessment": assessment, "pharmacy": pharmacy, "app": pharmacy_app, "settings": p_settings}
