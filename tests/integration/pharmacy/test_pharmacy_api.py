@@ -240,7 +240,8 @@ async def test_an_admin_manages_identity_but_does_not_prescribe(stack) -> None: 
     for path, body in ((f"{medication}/dose-adjustments", {"new_dose": 100, "unit": "mg", "reason": "titration",
                                                            "adjusted_at": "2026-11-08T08:00:00Z",
                                                            "expected_version": 1}),
-                       (f"{medication}/discontinuation", {"reason": "remission", "stopped_at": "2026-11-09T08:00:00Z"})):
+                       (f"{medication}/discontinuation", {"reason": "remission",
+                                                          "stopped_at": "2026-11-09T08:00:00Z"})):
         response = await stack["pharmacy"].post(f"/v1/patients/{patient}/medications/{path}", headers=admin, json=body)
         assert response.status_code == 403, (path, response.text)
     # reading the course is still allowed (an admin supports the clinic's staff)
