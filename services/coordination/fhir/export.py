@@ -14,6 +14,10 @@ from .common import Resource
 
 NDJSON = "application/fhir+ndjson"
 OUTPUT_FORMATS = (NDJSON, "application/ndjson", "ndjson")
+EXPORT_TYPES = (*RESOURCE_TYPES, "MeasureReport")
+"""What an export can write: the patients' resources and the clinics' quality measures."""
+UNDATED = ("Organization", "MeasureReport")
+"""Written whatever ``_since`` says: the clinics, and the measures computed for the run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +27,20 @@ class Wanted:
     types: tuple[str, ...] = ()
     since: datetime | None = None
 
+    def wants(self, resource_type: str) -> bool:
+        return not self.types or resource_type in self.types
+
     def keeps(self, resource: Resource) -> bool:
-        if self.types and resource["resourceType"] not in self.types:
+        if not self.wants(resource["resourceType"]):
             return False
-        if self.since is None or resource["resourceType"] == "Organization":
+        if self.since is None or resource["resourceType"] in UNDATED:
             return True
         updated = resource.get("meta", {}).get("lastUpdated")
         return updated is None or datetime.fromisoformat(updated) > self.since
 
 
 def unknown_types(types: Iterable[str]) -> list[str]:
-    return [t for t in types if t not in RESOURCE_TYPES]
+    return [t for t in types if t not in EXPORT_TYPES]
 
 
 def ndjson_by_type(resources: Iterable[Resource], wanted: Wanted) -> dict[str, tuple[int, str]]:
@@ -47,9 +54,9 @@ def ndjson_by_type(resources: Iterable[Resource], wanted: Wanted) -> dict[str, t
 
 def manifest(transaction_time: datetime, request_url: str, counts: dict[str, int], file_url: str
              ) -> dict[str, Any]:
-    """The completed export's manifest: one file per resource type (in the Bundle's order),
-    ``file_url`` a format string with ``{type}``."""
-    order = {t: n for n, t in enumerate(RESOURCE_TYPES)}
+    """The completed export's manifest: one file per resource type (in the Bundle's order, the
+    measures last), ``file_url`` a format string with ``{type}``."""
+    order = {t: n for n, t in enumerate(EXPORT_TYPES)}
     output = [{"type": t, "url": file_url.format(type=t), "count": counts[t]}
               for t in sorted(counts, key=lambda t: order.get(t, len(order)))]
     return {"transactionTime": transaction_time.isoformat(), "request": request_url, "requiresAccessToken": True,

@@ -25,8 +25,7 @@ from services.coordination.deps import Context
 from shared.auth import Principal, Role, require_roles
 
 from . import jobs
-from .bundle import RESOURCE_TYPES
-from .export import NDJSON, OUTPUT_FORMATS, manifest, split_codes, unknown_types
+from .export import EXPORT_TYPES, NDJSON, OUTPUT_FORMATS, manifest, split_codes, unknown_types
 from .patient_api import FHIR_JSON, fhir_base
 from .worker import log_accesses
 
@@ -59,14 +58,14 @@ async def kick_off(
     clinic: Annotated[list[str] | None, Query(max_length=1000, description="clinic ids; default: all the caller's")
                       ] = None,
     types: Annotated[list[str] | None, Query(alias="_type", max_length=1000,
-                                             description=f"resource types among {', '.join(RESOURCE_TYPES)}")] = None,
+                                             description=f"resource types among {', '.join(EXPORT_TYPES)}")] = None,
     since: Annotated[AwareDatetime | None, Query(alias="_since", description="only resources changed after")] = None,
     output_format: Annotated[str | None, Query(alias="_outputFormat", max_length=100,
                                                description="application/fhir+ndjson")] = None,
 ) -> Response:
     wanted = split_codes(types)
     if unknown_types(wanted):
-        raise _unprocessable("_type", f"must be among {', '.join(RESOURCE_TYPES)}")
+        raise _unprocessable("_type", f"must be among {', '.join(EXPORT_TYPES)}")
     if output_format is not None and output_format not in OUTPUT_FORMATS:
         raise _unprocessable("_outputFormat", f"must be {NDJSON}")
     asked = split_codes(clinic)

@@ -24,6 +24,7 @@ from shared.auth import Principal
 from . import jobs
 from .bundle import organization, patient_resources
 from .export import Wanted, ndjson_by_type
+from .measure_reports import MEASURE_REPORT, clinic_measures, default_months, measure_report_resources
 from .reads import clinic_patients, records
 
 log = logging.getLogger(__name__)
@@ -118,12 +119,18 @@ class ExportWorker:
                 await log_accesses(conn, job.principal, [(c, p) for p, c in batch.items()],
                                    f"FHIR bulk export {job.job_id}")
             part += 1
+        clinic_wide = [organization(c) for c in job.clinics]
+        if wanted.wants(MEASURE_REPORT) and job.transaction_time is not None:
+            # The twelve months up to the run's, as recorded by its start (the manifest's transactionTime).
+            result = await clinic_measures(self.pool, job.clinics, job.transaction_time,
+                                           *default_months(job.transaction_time))
+            clinic_wide += measure_report_resources(result)
         async with self.pool.acquire() as conn, conn.transaction():
             if await conn.fetchval(RENEW, job.job_id, self.lease_seconds, len(ids)) is None:
                 raise Cancelled
-            orgs = ndjson_by_type([organization(c) for c in job.clinics], wanted).get("Organization")
-            if orgs:
-                await self._write(conn, job, part, {"Organization": Part(orgs[0], [orgs[1]])})
+            # No patient in these files: nothing for the access log.
+            await self._write(conn, job, part, {kind: Part(n, [text]) for kind, (n, text)
+                                                in ndjson_by_type(clinic_wide, wanted).items()})
             await conn.execute("UPDATE fhir_export_jobs SET status = 'completed', completed_at = now(), "
                                "lease_until = NULL WHERE job_id = $1", job.job_id)
         return True

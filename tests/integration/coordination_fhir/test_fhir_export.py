@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from coordination_chart import Chart
 from coordination_support import Stack, clinical_stack, enroll, wait_for_entries
+from fhir_export_support import AUDITOR, bulk_export
 
 from tests.support.services import token, wait_until
 from tests.unit.coordination_fhir.fhir_checks import check_code_systems, counts, unresolved, validated
@@ -22,7 +23,6 @@ from tests.unit.coordination_fhir.fhir_checks import check_code_systems, counts,
 OXYCODONE = {"code": "7804", "system": "RxNorm", "name": "oxycodone"}
 DIAZEPAM = {"code": "3322", "system": "RxNorm", "name": "diazepam"}
 SERTRALINE = {"code": "36437", "system": "RxNorm", "name": "sertraline"}
-AUDITOR = token("auditor", clinics=("clinic-a",), sub="auditor-1")
 _ = ""
 
 
@@ -116,6 +116,7 @@ async def test_a_patients_bundle_a_clinics_bulk_export_and_their_scoping(stack: 
     assert all(by_key.get((r["resourceType"], r["id"])) == r for r in resources), "the bulk export differs"
     assert [p["id"] for p in files["Patient"]] == [chart.patient_id]  # clinic-b is not the auditor's
     assert [o["identifier"][0]["value"] for o in files["Organization"]] == ["clinic-a"]
+    assert {r["reporter"]["identifier"]["value"] for r in files["MeasureReport"]} == {"clinic-a"}
     assert unresolved(exported) == set()
     await check_access_log(stack, chart.patient_id, manifest)
 
@@ -124,36 +125,6 @@ async def test_a_patients_bundle_a_clinics_bulk_export_and_their_scoping(stack: 
     assert only["output"] == []  # nothing recorded after the last change
     _, only_files = await bulk_export(stack, "?_type=Observation")
     assert set(only_files) == {"Observation"} and len(only_files["Observation"]) == n["Observation"]
-
-
-async def bulk_export(stack: Stack, query: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """Kick off, poll until done, download every file."""
-    c = stack.coordination
-    kick = await c.get(f"/v1/fhir/$export{query}", headers=AUDITOR)
-    assert kick.status_code == 202, kick.text
-    status_url = kick.headers["content-location"]
-    assert status_url.startswith("http://test/v1/fhir/export-jobs/")
-    polls: list[int] = []
-
-    async def done() -> Any:
-        resp = await c.get(status_url, headers=AUDITOR)
-        polls.append(resp.status_code)
-        assert resp.status_code in (200, 202), resp.text
-        if resp.status_code == 202:
-            assert resp.headers["x-progress"]
-        return resp.json() if resp.status_code == 200 else None
-
-    manifest = await wait_until(done, timeout=30)
-    assert (await c.get(status_url, headers=token("auditor", clinics=("clinic-a",), sub="auditor-2"))
-            ).status_code == 404  # another person's job
-    files = {}
-    for out in manifest["output"]:
-        resp = await c.get(out["url"], headers=AUDITOR)
-        assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/fhir+ndjson")
-        files[out["type"]] = [json.loads(line) for line in resp.text.splitlines()]
-        assert all(r["resourceType"] == out["type"] for r in files[out["type"]])
-    return manifest, files
-
 
 
 async def check_access_log(stack: Stack, patient_id: str, manifest: dict[str, Any]) -> None:
