@@ -16,6 +16,7 @@ import pytest
 
 from deploy.k8s.validate import K8S, OVERLAYS, render, validate
 from services.coordination.app import SOURCES
+from shared.kafka.acls import service_acls
 from shared.services import SERVICES
 from shared.settings import settings_for
 
@@ -108,8 +109,10 @@ def test_services_run_unprivileged_with_probes_limits_and_migrations(docs: list[
         assert main["livenessProbe"]["httpGet"]["path"] == "/health"
         assert {"name": "SERVICE", "value": name} in main["env"]
         migrate = pod["initContainers"][0]
-        assert migrate["command"] == ["carecoord", "db", "upgrade", name]
-        assert secret_refs(migrate) == {f"{name}-db-migrator"}
+        assert migrate["command"] == ["carecoord", "db", "upgrade", name, "--grant-to", "$(CARECOORD_RUNTIME_ROLE)"]
+        assert any(e["name"] == "CARECOORD_RUNTIME_ROLE" and e["valueFrom"]["secretKeyRef"]["name"] == f"{name}-db-app"
+                   for e in migrate["env"] if "valueFrom" in e)
+        assert secret_refs(migrate) == {f"{name}-db-migrator", f"{name}-db-app"}  # the app role's name only
         assert f"{name}-db-app" in secret_refs(main) and f"{name}-db-migrator" not in secret_refs(main)
         url = env_value(main, f"CARECOORD_{name.upper()}_DATABASE_URL")
         assert url.startswith(f"postgresql://{name}-db-rw:5432/carecoord_{name}?") and "@" not in url
@@ -172,6 +175,10 @@ def test_each_service_writes_only_its_own_topics_and_reads_what_it_consumes(docs
         own = {topic(service)} | ({topic(service, "flags")} if service == "coordination" else set())
         assert acl_topics(user, "Write") == own | {f"{topic(t)}.dlq" for t in consumed}
         assert acl_topics(user, "Read") == {topic(t) for t in consumed}
+        # the same bindings as the local broker's (shared.kafka.acls, proven by the ACL test)
+        local = service_acls(service)
+        assert acl_topics(user, "Write") == {a.name for a in local if a.resource == "topic" and a.operation == "write"}
+        assert acl_topics(user, "Read") == {a.name for a in local if a.resource == "topic" and a.operation == "read"}
         assert all(a["resource"]["patternType"] == "literal" for a in user["spec"]["authorization"]["acls"]
                    if a["resource"]["type"] == "topic")
         for forbidden in ("Create", "Delete", "Alter", "AlterConfigs", "All"):
