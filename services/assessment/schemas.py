@@ -19,8 +19,16 @@ Direction = Literal[LIFE_EVENT_DIRECTIONS]  # type: ignore[valid-type]
 Impact = Literal[LIFE_EVENT_IMPACTS]  # type: ignore[valid-type]
 
 
+# RFC 5646 (BCP 47) language tag: language[-extlang][-script][-region][-variant]*[-extension]*[-privateuse]
+# (a tag, never a sentence someone typed: preferences travel on events to Kafka, kept for ever)
+BCP47 = (r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
+         r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(-[0-9A-WY-Za-wy-z](-[A-Za-z0-9]{2,8})+)*"
+         r"(-[xX](-[A-Za-z0-9]{1,8})+)?$")
+
+
 class Preferences(Strict):
-    language: str | None = Field(None, max_length=35, description="BCP 47 language tag")
+    language: str | None = Field(None, max_length=35, pattern=BCP47, description="BCP 47 language tag",
+                                 examples=["de-CH", "en", "zh-Hant-TW"])
     prefers_non_pharmacological_first: bool = False
 
 

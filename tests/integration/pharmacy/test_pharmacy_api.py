@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -198,13 +199,19 @@ async def test_trace_context_travels_from_request_to_kafka_record(stack, kafka_b
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     pid = await _patient(stack["assessment"])
     ph: httpx.AsyncClient = stack["pharmacy"]
-    headers = {**PRESCRIBER, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "X-Correlation-Id": "corr-7"}
+    correlation = "6F1C2D3E-4A5B-4C6D-8E7F-0123456789AB"
+    headers = {**PRESCRIBER, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "X-Correlation-Id": correlation}
     resp = await ph.post(f"/v1/patients/{pid}/medications", json=_start(), headers=headers)
     assert resp.status_code == 201
-    records = await read_topic(kafka_bootstrap, stack["settings"].topic(), at_least=1)
+    # a correlation id that is not a UUID (here, something a person typed) never reaches Kafka
+    typed = {**PRESCRIBER, "X-Correlation-Id": "Erika Mustermann case 7"}
+    assert (await ph.post(f"/v1/patients/{pid}/medications", json=_start(), headers=typed)).status_code == 201
+    records = await read_topic(kafka_bootstrap, stack["settings"].topic(), at_least=2)
     h = dict(records[0].headers)
     assert h["traceparent"].decode().split("-")[1] == trace_id  # the request's trace continues on Kafka
-    assert h["ce_correlationid"] == b"corr-7"
+    assert h["ce_correlationid"] == correlation.lower().encode()
+    replaced = dict(records[1].headers)["ce_correlationid"].decode()
+    assert "Erika" not in replaced and str(uuid.UUID(replaced)) == replaced
 
 
 async def test_every_read_of_patient_data_is_recorded_for_auditors(stack) -> None:  # type: ignore[no-untyped-def]
