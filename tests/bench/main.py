@@ -144,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only in (None, "measures"):
         print()
         print(measures.render(measures.bench_measures(rounds=1 if args.quick else 3)))
+        end_to_end = asyncio.run(measures.bench_end_to_end(os.environ["CARECOORD_PG_URL"], new_run_id(),
+                                                           rounds=1 if args.quick else 3))
+        print(measures.render_end_to_end(end_to_end))
     print()
     print(f"finished in {time.monotonic() - t0:.0f} s; "
           + (f"targets missed: {', '.join(missed)}" if missed else "all targets met"))

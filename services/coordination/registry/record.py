@@ -19,6 +19,15 @@ from services.coordination.rules.history import HistoryEvent, known_as_of
 POLYPHARMACY_DRUGS = 5
 """Distinct drugs active at once that make polypharmacy (Masnoon 2017, as the rule's default)."""
 
+PAYLOAD_FIELDS: dict[str, tuple[str, ...]] = {
+    "AssessmentRecorded": ("instrument", "total"),
+    "CaseConferenceHeld": ("decisions",),
+    "MedicationStarted": ("drug", "medication_id"),
+    "MedicationDiscontinued": ("medication_id",),
+}
+"""The payload fields :class:`_Reader` reads, by event; of the other events it reads none. A read
+may fetch these alone (``registry.inputs``): the record comes out the same."""
+
 CONTACT_EVENTS = frozenset({("assessment", "AssessmentRecorded"), ("therapy", "SessionCompleted")})
 """A contact with the patient: a questionnaire administered or a therapy session attended."""
 
