@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from services.coordination.registry.caseload import SORTS
 from services.coordination.settings import CoordinationSettings
 from services.coordination.ui import names, sign_in
 from services.coordination.ui.settings import local_sign_in_enabled, ui_settings
@@ -70,6 +71,12 @@ def ui_router() -> APIRouter:
     @router.get("/ui/worklist")
     async def worklist_page(request: Request) -> HTMLResponse:
         return page(request, "worklist.html", "Clinic worklist")
+
+    @router.get("/ui/caseload")
+    async def caseload_page(request: Request, sort: str | None = None) -> HTMLResponse:
+        # An unknown order shows the default one: the links offer only the API's own.
+        return page(request, "caseload.html", "Caseload", sorts=list(SORTS),
+                    sort=sort if sort in SORTS else SORTS[0])
 
     @router.get("/ui/patients/{patient_id}")
     async def patient_page(request: Request, patient_id: str) -> HTMLResponse:
