@@ -3,20 +3,21 @@
 
 PYTHON ?= python3
 DEMO   ?= 1
+KAFKA_BROKERS ?= 1
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 .PHONY: up down status test lint bench bench-scaling docs install clean
 
-up: install           ## Kafka + PostgreSQL + every service, in the foreground; Ctrl-C stops all; DEMO=0: no demo cohort
-	CARECOORD_DEMO=$(DEMO) $(PY) deploy/local/up.py
+up: install           ## Kafka + PostgreSQL + every service, in the foreground; Ctrl-C stops all; DEMO=0: no demo cohort; KAFKA_BROKERS=3: a three-broker cluster
+	CARECOORD_DEMO=$(DEMO) CARECOORD_KAFKA_BROKERS=$(KAFKA_BROKERS) $(PY) deploy/local/up.py
 
 down:                 ## stop a stack left running
-	$(PYTHON) deploy/local/down.py
+	CARECOORD_KAFKA_BROKERS=$(KAFKA_BROKERS) $(PYTHON) deploy/local/down.py
 
 status:
-	$(PYTHON) deploy/local/stack.py status
+	CARECOORD_KAFKA_BROKERS=$(KAFKA_BROKERS) $(PYTHON) deploy/local/stack.py status
 
 test: install         ## lint, then the whole suite (unit + integration) against real Kafka and PostgreSQL
 	$(PY) -m ruff check shared services tests deploy examples

@@ -25,7 +25,7 @@ def main() -> int:
         except (ValueError, ProcessLookupError, PermissionError):
             pass
         pid_file.unlink(missing_ok=True)
-    stack.stop({"kafka", "postgres"})
+    stack.stop({"kafka", "kafka-3", "postgres"})
     return 0
 
 

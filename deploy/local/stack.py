@@ -4,11 +4,19 @@ Standard library only, so it runs before the virtualenv exists. Every command is
 idempotent: starting a running stack or stopping a stopped one is fine.
 
     python deploy/local/stack.py start|stop|status|env [kafka|postgres]
+
+``CARECOORD_KAFKA_BROKERS=3`` (``make up KAFKA_BROKERS=3``) runs three KRaft nodes instead of
+one, each a broker and a controller (a three-voter quorum), on consecutive port pairs from
+``CARECOORD_KAFKA_PORT``; topics are then created with three replicas and
+``min.insync.replicas=2``, so an acknowledged event survives the loss of any one broker. Each
+node keeps its store in a folder of its own (``.run/kafka-3/node-N``): the single broker's
+store is left as it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import os
 import secrets
@@ -20,6 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +42,9 @@ SCRAM_MARK = KAFKA_DATA / "scram-users"  # written when the store was formatted 
 KAFKA_POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 KAFKA_PORT = int(os.environ.get("CARECOORD_KAFKA_PORT", "9092"))
 CONTROLLER_PORT = KAFKA_PORT + 1
+KAFKA_BROKERS = int(os.environ.get("CARECOORD_KAFKA_BROKERS", "1"))
+# A cluster's nodes share two cores with everything else: a smaller heap than the lone broker's.
+CLUSTER_HEAP = os.environ.get("CARECOORD_KAFKA_HEAP", "384M")
 PG_PORT = 5432
 PG_USER = "carecoord"
 PG_PASSWORD = "carecoord"
@@ -53,6 +65,71 @@ STARTED_MARK = RUN / "started-by-stack"
 
 class StackError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Node:
+    """One Kafka process: where it keeps its store and logs, and where it listens.
+
+    ``proxied`` (listen port, advertised port) adds a third listener whose advertised address
+    is a TCP proxy's: a client bootstrapped there reaches every node through the proxy, which
+    can then cut it off from the cluster (the chaos run's network fault)."""
+
+    node_id: int
+    home: Path
+    port: int
+    controller_port: int
+    voters: str
+    replicas: int = 1  # of the internal topics (offsets, transactions) and new topics' default
+    min_insync: int = 1
+    heap: str = "512M"
+    proxied: tuple[int, int] | None = None
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "broker.pid"
+
+    @property
+    def scram_mark(self) -> Path:
+        return self.data / "scram-users"
+
+    @property
+    def name(self) -> str:
+        return f"kafka-{self.node_id}" if self.replicas > 1 else "kafka"
+
+
+SINGLE = Node(1, KAFKA_HOME, KAFKA_PORT, CONTROLLER_PORT, f"1@127.0.0.1:{CONTROLLER_PORT}")
+
+
+def cluster_nodes(brokers: int = 3, base_port: int = KAFKA_PORT, home: Path | None = None,
+                  proxy_base: int | None = None) -> list[Node]:
+    """``brokers`` combined broker+controller nodes: node N listens on ``base_port + 2(N-1)``,
+    its controller on the port after; with ``proxy_base``, its proxied listener on
+    ``proxy_base + 2(N-1) + 1``, advertised as ``proxy_base + 2(N-1)`` (the proxy's port)."""
+    home = home or RUN / ("kafka-3" if base_port == 9092 else f"kafka-3-{base_port}")
+    ports = [(base_port + 2 * i, base_port + 2 * i + 1) for i in range(brokers)]
+    voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports))
+    replicas = min(3, brokers)
+    return [Node(i + 1, home / f"node-{i + 1}", p, c, voters, replicas, max(1, replicas - 1), CLUSTER_HEAP,
+                 None if proxy_base is None else (proxy_base + 2 * i + 1, proxy_base + 2 * i))
+            for i, (p, c) in enumerate(ports)]
+
+
+def configured_nodes() -> list[Node]:
+    """The layout the environment asks for: the lone broker, or a cluster."""
+    return [SINGLE] if KAFKA_BROKERS <= 1 else cluster_nodes(KAFKA_BROKERS)
+
+
+def bootstrap(nodes: list[Node]) -> str:
+    return ",".join(f"127.0.0.1:{n.port}" for n in nodes)
 
 
 def log(msg: str) -> None:
@@ -118,23 +195,31 @@ def kafka_jars() -> None:
     tmp.rename(KAFKA_LIB)
 
 
-def kafka_config() -> Path:
-    KAFKA_HOME.mkdir(parents=True, exist_ok=True)
-    conf = KAFKA_HOME / "server.properties"
+def kafka_config(node: Node = SINGLE) -> Path:
+    node.home.mkdir(parents=True, exist_ok=True)
+    conf = node.home / "server.properties"
     admin, controller = kafka_password(ADMIN_USER), kafka_password(CONTROLLER_USER)
+    listeners = [f"SASL_PLAINTEXT://127.0.0.1:{node.port}", f"CONTROLLER://127.0.0.1:{node.controller_port}"]
+    advertised = [f"SASL_PLAINTEXT://127.0.0.1:{node.port}"]
+    protocols = "CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT"
+    if node.proxied is not None:
+        listeners.append(f"PROXIED://127.0.0.1:{node.proxied[0]}")
+        advertised.append(f"PROXIED://127.0.0.1:{node.proxied[1]}")
+        protocols += ",PROXIED:SASL_PLAINTEXT"
     conf.write_text(
         "\n".join([
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{CONTROLLER_PORT}",
+            f"node.id={node.node_id}",
+            f"controller.quorum.voters={node.voters}",
             # Clients authenticate with SCRAM (credentials made at format time, one user per
             # service, see kafka_users) and may do only what their ACLs allow; nobody connects
-            # anonymously. The controller listener, local to this node, authenticates with PLAIN.
-            f"listeners=SASL_PLAINTEXT://127.0.0.1:{KAFKA_PORT},CONTROLLER://127.0.0.1:{CONTROLLER_PORT}",
-            f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{KAFKA_PORT}",
+            # anonymously. The controller listener authenticates with PLAIN (between the nodes
+            # of a cluster too).
+            f"listeners={','.join(listeners)}",
+            f"advertised.listeners={','.join(advertised)}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=SASL_PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+            f"listener.security.protocol.map={protocols}",
             "sasl.enabled.mechanisms=SCRAM-SHA-256",
             "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256",
             "sasl.mechanism.controller.protocol=PLAIN",
@@ -144,34 +229,42 @@ def kafka_config() -> Path:
             "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config="
             "org.apache.kafka.common.security.scram.ScramLoginModule "
             f'required username="{ADMIN_USER}" password="{admin}";',
+            *(["listener.name.proxied.scram-sha-256.sasl.jaas.config="
+               "org.apache.kafka.common.security.scram.ScramLoginModule "
+               f'required username="{ADMIN_USER}" password="{admin}";'] if node.proxied else []),
             "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             f"super.users=User:{ADMIN_USER};User:{CONTROLLER_USER}",
             "allow.everyone.if.no.acl.found=false",
-            f"log.dirs={KAFKA_DATA}",
+            f"log.dirs={node.data}",
             "num.partitions=6",
-            "offsets.topic.replication.factor=1",
+            f"offsets.topic.replication.factor={node.replicas}",
             "offsets.topic.num.partitions=6",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
+            f"transaction.state.log.replication.factor={node.replicas}",
+            f"transaction.state.log.min.isr={node.min_insync}",
+            f"share.coordinator.state.topic.replication.factor={node.replicas}",
+            f"share.coordinator.state.topic.min.isr={node.min_insync}",
             "group.initial.rebalance.delay.ms=0",
             # After a restart the controller refuses the broker's registration until the
             # previous session expires (9 s by default); a single local node need not wait.
-            "broker.session.timeout.ms=2000",
+            # In a cluster the same timeout is how soon a dead broker's partitions get new
+            # leaders; a little longer there, so a busy machine's pause is not a failover.
+            f"broker.session.timeout.ms={2000 if node.replicas == 1 else 4000}",
             "broker.heartbeat.interval.ms=500",
+            *([f"default.replication.factor={node.replicas}", f"min.insync.replicas={node.min_insync}",
+               # a replica that lost its log to a SIGKILL never becomes leader: no acked record lost
+               "unclean.leader.election.enable=false"] if node.replicas > 1 else []),
             "auto.create.topics.enable=false",
             "log.retention.hours=-1",
             "",
         ])
     )
-    log4j = KAFKA_HOME / "log4j2.properties"
+    log4j = node.home / "log4j2.properties"
     log4j.write_text(
         "\n".join([
             "status = warn",
             "appender.file.type = File",
             "appender.file.name = file",
-            f"appender.file.fileName = {KAFKA_LOGS / 'server.log'}",
+            f"appender.file.fileName = {node.logs / 'server.log'}",
             "appender.file.layout.type = PatternLayout",
             "appender.file.layout.pattern = [%d] %p %m (%c)%n",
             "rootLogger.level = INFO",
@@ -186,20 +279,20 @@ def kafka_config() -> Path:
     return conf
 
 
-def java_cmd(main: str, *args: str) -> list[str]:
+def java_cmd(main: str, *args: str, node: Node = SINGLE) -> list[str]:
     java = os.environ.get("JAVA_HOME")
     exe = str(Path(java) / "bin" / "java") if java else "java"
     return [
-        exe, "-Xmx512M", "-Xms512M", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-        "-Djava.awt.headless=true", f"-Dkafka.logs.dir={KAFKA_LOGS}",
-        f"-Dlog4j2.configurationFile={KAFKA_HOME / 'log4j2.properties'}",
+        exe, f"-Xmx{node.heap}", f"-Xms{node.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true", f"-Dkafka.logs.dir={node.logs}",
+        f"-Dlog4j2.configurationFile={node.home / 'log4j2.properties'}",
         "-cp", f"{KAFKA_LIB}/*", main, *args,
     ]
 
 
-def kafka_pid() -> int | None:
+def kafka_pid(node: Node = SINGLE) -> int | None:
     try:
-        pid = int(KAFKA_PID.read_text().strip())
+        pid = int(node.pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
     try:
@@ -209,46 +302,91 @@ def kafka_pid() -> int | None:
     return pid if b"kafka.Kafka" in cmdline else None
 
 
-def kafka_start(timeout: float = 90.0) -> bool:
+def kafka_start(timeout: float = 90.0, node: Node = SINGLE) -> bool:
     """Start the broker unless it runs; returns True when this call started it."""
-    if kafka_pid() is not None:
-        wait_kafka(timeout)
+    if kafka_pid(node) is not None:
+        wait_kafka(timeout, node=node)
         return False
-    if port_open(KAFKA_PORT):
-        if kafka_answers():
-            log(f"a Kafka broker started elsewhere answers on {KAFKA_PORT}; using it")
+    if port_open(node.port):
+        if kafka_answers(node.port):
+            log(f"a Kafka broker started elsewhere answers on {node.port}; using it")
             return False
-        raise StackError(f"port {KAFKA_PORT} is taken by a process that is not a Kafka broker")
+        raise StackError(f"port {node.port} is taken by a process that is not a Kafka broker")
     kafka_jars()
-    conf = kafka_config()
-    KAFKA_LOGS.mkdir(parents=True, exist_ok=True)
-    if (KAFKA_DATA / "meta.properties").exists() and not SCRAM_MARK.exists():
-        # a store formatted before the broker required authentication has no SCRAM users, and
-        # none can be added without an authenticated admin: set it aside and start afresh
-        aside = KAFKA_HOME / f"data.unauthenticated-{int(time.time())}"
-        KAFKA_DATA.rename(aside)
-        log(f"the local broker now requires SCRAM credentials; its old data is kept in {aside}")
-    if not (KAFKA_DATA / "meta.properties").exists():
-        cluster_id = subprocess.run(java_cmd("kafka.tools.StorageTool", "random-uuid"),
-                                    capture_output=True, text=True, check=True).stdout.strip()
-        scram = [arg for user in KAFKA_USERS
-                 for arg in ("--add-scram", f"SCRAM-SHA-256=[name={user},password={kafka_password(user)}]")]
-        fmt = subprocess.run(java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                                      "-c", str(conf), "-g", *scram), capture_output=True, text=True)
-        if fmt.returncode != 0:
-            raise StackError(f"formatting Kafka storage failed: {fmt.stdout}{fmt.stderr}")
-        SCRAM_MARK.write_text(" ".join(KAFKA_USERS))
-    server_log = KAFKA_LOGS / "server.log"
-    mark = server_log.stat().st_size if server_log.exists() else 0
-    with open(KAFKA_LOGS / "stdout.log", "ab") as out:
-        proc = subprocess.Popen(java_cmd("kafka.Kafka", str(conf)), stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    KAFKA_PID.write_text(str(proc.pid))
-    wait_kafka(timeout, since=mark, proc=proc)
+    kafka_format(node)
+    proc, mark = kafka_launch(node)
+    wait_kafka(timeout, since=mark, proc=proc, node=node)
     return True
 
 
-def kafka_acls() -> None:
+def kafka_format(node: Node = SINGLE, cluster_id: str | None = None) -> Path:
+    """The node's configuration, and its store formatted with the SCRAM users unless it is
+    (every node of a cluster with the same ``cluster_id``)."""
+    conf = kafka_config(node)
+    node.logs.mkdir(parents=True, exist_ok=True)
+    if (node.data / "meta.properties").exists() and not node.scram_mark.exists():
+        # a store formatted before the broker required authentication has no SCRAM users, and
+        # none can be added without an authenticated admin: set it aside and start afresh
+        aside = node.home / f"data.unauthenticated-{int(time.time())}"
+        node.data.rename(aside)
+        log(f"the local broker now requires SCRAM credentials; its old data is kept in {aside}")
+    if not (node.data / "meta.properties").exists():
+        cluster_id = cluster_id or subprocess.run(java_cmd("kafka.tools.StorageTool", "random-uuid", node=node),
+                                                  capture_output=True, text=True, check=True).stdout.strip()
+        scram = [arg for user in KAFKA_USERS
+                 for arg in ("--add-scram", f"SCRAM-SHA-256=[name={user},password={kafka_password(user)}]")]
+        fmt = subprocess.run(java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                                      "-c", str(conf), "-g", *scram, node=node), capture_output=True, text=True)
+        if fmt.returncode != 0:
+            raise StackError(f"formatting Kafka storage failed: {fmt.stdout}{fmt.stderr}")
+        node.scram_mark.write_text(" ".join(KAFKA_USERS))
+    return conf
+
+
+def kafka_launch(node: Node = SINGLE) -> tuple[subprocess.Popen, int]:
+    """The node's process, started on its formatted store; and where its log stood before."""
+    server_log = node.logs / "server.log"
+    mark = server_log.stat().st_size if server_log.exists() else 0
+    with open(node.logs / "stdout.log", "ab") as out:
+        proc = subprocess.Popen(java_cmd("kafka.Kafka", str(node.home / "server.properties"), node=node),
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    node.pid_file.write_text(str(proc.pid))
+    return proc, mark
+
+
+def cluster_start(nodes: list[Node], timeout: float = 120.0) -> bool:
+    """Every node of a cluster that is not running, started together (a node alone cannot
+    elect a controller); True when this call started any."""
+    down = [n for n in nodes if kafka_pid(n) is None]
+    for n in down:
+        if port_open(n.port):
+            raise StackError(f"port {n.port} is taken by a process that is not this cluster's node {n.node_id}")
+    if down:
+        kafka_jars()
+        id_file = nodes[0].home.parent / "cluster-id"
+        if not id_file.exists():
+            id_file.parent.mkdir(parents=True, exist_ok=True)
+            id_file.write_text(subprocess.run(java_cmd("kafka.tools.StorageTool", "random-uuid"),
+                                              capture_output=True, text=True, check=True).stdout.strip())
+        cluster_id = id_file.read_text().strip()
+        # each format is a JVM of its own: side by side, not one after another
+        with concurrent.futures.ThreadPoolExecutor(len(down)) as formats:
+            list(formats.map(lambda n: kafka_format(n, cluster_id), down))
+        launched = [(n, *kafka_launch(n)) for n in down]
+        for n, proc, mark in launched:
+            wait_kafka(timeout, since=mark, proc=proc, node=n)
+    for n in nodes:
+        if n not in down:
+            wait_kafka(timeout, node=n)
+    return bool(down)
+
+
+def cluster_stop(nodes: list[Node]) -> None:
+    for n in nodes:
+        kafka_stop(n)
+
+
+def kafka_acls(servers: str = f"127.0.0.1:{KAFKA_PORT}") -> None:
     """Each service's least-privilege ACLs (shared.kafka.acls) for the topics `make up` uses
     (no namespace), created as the admin; creating an existing binding changes nothing."""
     sys.path.insert(0, str(ROOT))
@@ -259,7 +397,7 @@ def kafka_acls() -> None:
     from shared.kafka.acls import apply_acls, platform_acls
 
     async def apply() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{KAFKA_PORT}", security_protocol="SASL_PLAINTEXT",
+        admin = AIOKafkaAdminClient(bootstrap_servers=servers, security_protocol="SASL_PLAINTEXT",
                                     sasl_mechanism="SCRAM-SHA-256", sasl_plain_username=ADMIN_USER,
                                     sasl_plain_password=kafka_password(ADMIN_USER))
         await admin.start()
@@ -274,35 +412,36 @@ def kafka_acls() -> None:
         raise StackError(f"creating the Kafka ACLs failed: {type(exc).__name__}: {exc}") from exc
 
 
-def wait_kafka(timeout: float, since: int = 0, proc: subprocess.Popen | None = None) -> None:
-    server_log = KAFKA_LOGS / "server.log"
+def wait_kafka(timeout: float, since: int = 0, proc: subprocess.Popen | None = None,
+               node: Node = SINGLE) -> None:
+    server_log = node.logs / "server.log"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise StackError(f"Kafka exited with code {proc.returncode}; last log lines:\n"
-                             f"{tail(server_log)}\n{tail(KAFKA_LOGS / 'stdout.log')}")
+                             f"{tail(server_log)}\n{tail(node.logs / 'stdout.log')}")
         started = proc is None or (server_log.exists() and "Kafka Server started" in
                                    server_log.read_text(errors="replace")[since:])
-        if started and kafka_answers():
+        if started and kafka_answers(node.port):
             return
         time.sleep(0.25)
     raise StackError(f"Kafka did not become ready in {timeout:.0f} s; last log lines:\n"
                      f"{tail(server_log)}")
 
 
-def kafka_stop() -> None:
-    pid = kafka_pid()
+def kafka_stop(node: Node = SINGLE, sig: int = signal.SIGTERM) -> None:
+    pid = kafka_pid(node)
     if pid is None:
-        KAFKA_PID.unlink(missing_ok=True)
+        node.pid_file.unlink(missing_ok=True)
         return
-    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, sig)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and kafka_pid() is not None:
+    while time.monotonic() < deadline and kafka_pid(node) is not None:
         time.sleep(0.2)
-    if kafka_pid() is not None:
+    if kafka_pid(node) is not None:
         log("Kafka did not stop in 30 s; killing it")
         os.kill(pid, signal.SIGKILL)
-    KAFKA_PID.unlink(missing_ok=True)
+    node.pid_file.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -450,10 +589,11 @@ def kafka_password(user: str) -> str:
     return _secret(KAFKA_USERS_DIR / user)
 
 
-def env_lines() -> list[str]:
+def env_lines(nodes: list[Node] | None = None) -> list[str]:
     base = f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{PG_PORT}"
+    nodes = nodes or configured_nodes()
     lines = [
-        f"CARECOORD_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{KAFKA_PORT}",
+        f"CARECOORD_KAFKA_BOOTSTRAP_SERVERS={bootstrap(nodes)}",
         # the shell (and the tests) speak to Kafka as the admin; `make up` gives each service
         # its own user, whose password is the file of that name in CARECOORD_KAFKA_USERS_DIR
         f"CARECOORD_KAFKA_USERNAME={ADMIN_USER}",
@@ -463,6 +603,10 @@ def env_lines() -> list[str]:
         f"CARECOORD_JWT_SECRET={jwt_secret()}",
         f"CARECOORD_AUDIT_KEY={_secret(AUDIT_KEY_FILE)}",
     ]
+    if len(nodes) > 1:
+        # every topic the services create: on three brokers, acknowledged by two of them
+        lines += [f"CARECOORD_TOPIC_REPLICATION_FACTOR={nodes[0].replicas}",
+                  f"CARECOORD_TOPIC_MIN_INSYNC_REPLICAS={nodes[0].min_insync}"]
     for db in DATABASES:
         svc = db.removeprefix("carecoord_").upper()
         lines.append(f"CARECOORD_{svc}_DATABASE_URL={base}/{db}{LOCAL_DSN_OPTIONS}")
@@ -476,12 +620,17 @@ def start(parts: set[str]) -> None:
     marks = set(STARTED_MARK.read_text().split()) if STARTED_MARK.exists() else set()
     if "postgres" in parts and pg_start():
         marks.add("postgres")
-    if "kafka" in parts:
+    nodes = configured_nodes()
+    if "kafka" in parts and len(nodes) == 1:
         if kafka_start():
             marks.add("kafka")
         kafka_acls()
+    elif "kafka" in parts:
+        if cluster_start(nodes):
+            marks.add("kafka-3")
+        kafka_acls(bootstrap(nodes))
     STARTED_MARK.write_text(" ".join(sorted(marks)))
-    log(f"ready in {time.monotonic() - t0:.1f} s: Kafka 127.0.0.1:{KAFKA_PORT}, "
+    log(f"ready in {time.monotonic() - t0:.1f} s: Kafka {bootstrap(nodes)}, "
         f"PostgreSQL 127.0.0.1:{PG_PORT}")
 
 
@@ -506,8 +655,12 @@ def started_parts() -> set[str]:
 
 
 def stop(parts: set[str]) -> None:
-    if "kafka" in parts:
+    """``kafka`` is the layout the environment names; ``kafka-3`` the default cluster whatever
+    it names (what `make down` stops as well)."""
+    if "kafka" in parts and KAFKA_BROKERS <= 1:
         kafka_stop()
+    if "kafka-3" in parts or ("kafka" in parts and KAFKA_BROKERS > 1):
+        cluster_stop(cluster_nodes(max(3, KAFKA_BROKERS)))
     if "postgres" in parts:
         pg_stop()
     STARTED_MARK.unlink(missing_ok=True)
@@ -515,13 +668,15 @@ def stop(parts: set[str]) -> None:
 
 
 def status() -> int:
-    pid = kafka_pid()
-    kafka = f"running (pid {pid})" if pid and kafka_answers() else "stopped"
-    if pid is None and kafka_answers():
-        kafka = "a broker started elsewhere answers"
+    kafka = "stopped"
+    for node in configured_nodes():
+        pid = kafka_pid(node)
+        kafka = f"running (pid {pid})" if pid and kafka_answers(node.port) else "stopped"
+        if pid is None and kafka_answers(node.port):
+            kafka = "a broker started elsewhere answers"
+        print(f"{node.name:<9} 127.0.0.1:{node.port}  {kafka}")
     cluster = pg_cluster()
     pg = "online" if cluster and cluster[2] == "online" and port_open(PG_PORT) else "stopped"
-    print(f"kafka     127.0.0.1:{KAFKA_PORT}  {kafka}")
     print(f"postgres  127.0.0.1:{PG_PORT}  {pg}")
     return 0 if kafka != "stopped" and pg == "online" else 3
 
