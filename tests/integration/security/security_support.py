@@ -176,7 +176,10 @@ def resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
 
 def example(schema: dict[str, Any]) -> Any:
     """A value valid for ``schema`` (every property filled, the first choice of every choice), so
-    a probe passes validation and reaches the route's existence checks."""
+    a probe passes validation and reaches the route's existence checks; a documented example
+    first (a field with a pattern, such as a BCP 47 tag, documents one)."""
+    if schema.get("examples"):
+        return schema["examples"][0]
     for key in ("anyOf", "oneOf"):
         if key in schema:
             options = [o for o in schema[key] if o.get("type") != "null"]
