@@ -2,12 +2,13 @@
 
 Starts Kafka and PostgreSQL (unless running), then every service that exists, waits until
 each answers /ready, prints where they answer, and on Ctrl-C stops everything it started.
+A service that exits is started again (backoff 0.5 s doubling to 30 s, from 0.5 s again after
+a minute's health: ``supervise.py``), and the console says so.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import stack
+from supervise import Supervisor
 
 from shared.services import SERVICES
 
@@ -37,7 +39,7 @@ def ready(port: int) -> tuple[bool, str]:
         return False, str(exc)
 
 
-def load_demo(env: dict[str, str], stop_requested: Callable[[], bool]) -> bool:
+def load_demo(env: dict[str, str], stop_requested: Callable[[], bool], tick: Callable[[], None] = lambda: None) -> bool:
     """The synthetic demo cohort, on the first start only (``make up DEMO=0`` skips it); True
     when it ran. A failed load leaves no marker, so the next start tries again; the loader is
     idempotent, so what got in the first time is not recorded twice."""
@@ -51,23 +53,16 @@ def load_demo(env: dict[str, str], stop_requested: Callable[[], bool]) -> bool:
             proc.terminate()
             proc.wait(15)
             return True
+        tick()  # services are supervised while the cohort loads (it retries what a restart interrupts)
         time.sleep(0.2)
     if proc.returncode != 0:
         print("  the demo cohort is not complete (see above); the next `make up` loads the rest", file=sys.stderr)
     return True
 
 
-def stop_services(procs: dict[str, subprocess.Popen]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for proc in procs.values():
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-    for name in procs:
+def stop_services(supervisor: Supervisor) -> None:
+    supervisor.stop()
+    for name in supervisor.children:
         (PIDS / f"{name}.pid").unlink(missing_ok=True)
 
 
@@ -105,7 +100,7 @@ def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bo
     PIDS.mkdir(parents=True, exist_ok=True)
     logs = stack.RUN / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    procs: dict[str, subprocess.Popen] = {}
+    supervisor = Supervisor(say=lambda line: print(line, file=sys.stderr, flush=True))
     # The local stack serves /docs and /openapi.json (off by default elsewhere); set it to
     # false in the environment to try the stack as a deployment answers.
     env = {"CARECOORD_API_DOCS_ENABLED": "true", **env}
@@ -118,22 +113,30 @@ def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bo
     if migrated.returncode != 0:
         print("error: the database migrations failed (see above)", file=sys.stderr)
         return 1
+    def starter(name: str, port: int) -> Callable[[], subprocess.Popen]:
+        def start() -> subprocess.Popen:
+            with open(logs / f"{name}.log", "ab") as out:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "shared.cli", "serve", name, "--port", str(port)],
+                    cwd=root, env=service_env(env, name), stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True)
+            (PIDS / f"{name}.pid").write_text(str(proc.pid))  # `make down` finds the current one
+            return proc
+        return start
+
     for name, port in SERVICES.items():
-        if not (root / "services" / name / "app.py").exists():
-            continue
-        out = open(logs / f"{name}.log", "ab")
-        procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", name, "--port", str(port)],
-            cwd=root, env=service_env(env, name), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        (PIDS / f"{name}.pid").write_text(str(procs[name].pid))
+        if (root / "services" / name / "app.py").exists():
+            supervisor.add(name, starter(name, port))
+    procs = supervisor.children
     code = 0
     try:
         pending = dict(procs)
         deadline = time.monotonic() + 90
         while pending and not stop_requested():
+            supervisor.poll()
             for name in list(pending):
-                if procs[name].poll() is not None:
-                    raise RuntimeError(f"{name} exited; see {logs / (name + '.log')}")
+                if not supervisor.running(name):
+                    continue  # exited: the supervisor starts it again, within the deadline
                 ok, _ = ready(SERVICES[name])
                 if ok:
                     pending.pop(name)
@@ -147,23 +150,21 @@ def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bo
             for name in procs:
                 base = f"http://127.0.0.1:{SERVICES[name]}"
                 print(f"  {name:<13} {base + '/ready':<34} {base}/docs")
-            print(f"\n  Kafka 127.0.0.1:{stack.KAFKA_PORT} · PostgreSQL 127.0.0.1:{stack.PG_PORT}"
+            print(f"\n  Kafka {env['CARECOORD_KAFKA_BOOTSTRAP_SERVERS']} · PostgreSQL 127.0.0.1:{stack.PG_PORT}"
                   f" · logs in {logs.relative_to(root)}/ and {stack.KAFKA_LOGS.relative_to(root)}/")
             print("  a token: .venv/bin/carecoord token --role coordinator --clinic clinic-a", flush=True)
-            if not load_demo(env, stop_requested):  # its summary ends with the pages' URL
+            if not load_demo(env, stop_requested, supervisor.poll):  # its summary ends with the pages' URL
                 print(f"\n  pages: http://127.0.0.1:{SERVICES['coordination']}/ui")
-            print("\n  Ctrl-C stops everything.", flush=True)
+            print("\n  Ctrl-C stops everything; a service that exits is restarted.", flush=True)
         while not stop_requested():
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {logs / (name + '.log')}")
-            time.sleep(0.5)
+            supervisor.poll()
+            time.sleep(0.3)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 1
     finally:
         print("\nstopping …", file=sys.stderr)
-        stop_services(procs)
+        stop_services(supervisor)
     return code
 
 
