@@ -152,11 +152,18 @@ class _Frame:
 
 
 def json_problem(body: bytes, limits: Limits) -> tuple[list[str | int], str, str] | None:
-    """(loc, message, type) of the first depth, array-length or NaN/Infinity violation, else None.
+    """(loc, message, type) of undecodable bytes or the first depth, array-length or NaN/Infinity
+    violation, else None.
 
     A scan of the raw bytes, so a hostile body costs neither recursion nor the objects a
-    parse would build; malformed JSON is left to the parser, which reports it as usual.
+    parse would build; malformed JSON is left to the parser, which reports it as usual. Bytes
+    that are no text at all are refused here: the parser fails on them before it sees JSON,
+    and FastAPI answers that with a 400 where any other bad input is a 422.
     """
+    try:
+        body.decode(json.detect_encoding(body))  # what json.loads decodes a body with
+    except UnicodeDecodeError:
+        return ["body"], "JSON text must be UTF-8 encoded", "json_invalid"
     stack: list[_Frame] = []
     for match in _TOKENS.finditer(body):
         token = match.group()

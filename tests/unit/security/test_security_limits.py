@@ -155,6 +155,16 @@ async def test_nan_and_infinity_are_422_before_parsing(client: httpx.AsyncClient
     assert response.json()["detail"][0]["loc"] == ["body", "dose"]
 
 
+@pytest.mark.parametrize("body", [b"\x1a\x0c\r\xb7", b'{"note": "\xff\xfe"}'])
+async def test_a_body_that_is_not_utf8_is_422_not_400(client: httpx.AsyncClient, body: bytes) -> None:
+    # The JSON parser fails on the bytes before it sees any JSON; FastAPI answered 400 then.
+    response = await client.post("/things", content=body, headers=_bearer())
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == [{"loc": ["body"], "msg": "JSON text must be UTF-8 encoded",
+                                          "type": "json_invalid"}]
+    assert Seen.calls == 0
+
+
 def test_brackets_and_nan_inside_strings_do_not_count() -> None:
     text = b'{"note": "[[[[ NaN Infinity \\" ]]]] ,,,,", "ok": [1, 2]}'
     assert json_problem(text, Limits(max_json_depth=2, max_json_array=2)) is None
