@@ -35,6 +35,7 @@ from shared.metrics.app import install_metrics
 from shared.metrics.http import refusal_reason
 from shared.metrics.note import note_refusal
 from shared.migrations import upgrade_pool
+from shared.openapi_errors import document_errors
 from shared.outbox import OutboxRelay
 from shared.projection.health import MonitoredConsumer
 from shared.retry import Backoff, Stopped, retrying
@@ -208,6 +209,7 @@ def create_service_app(
     app.include_router(_health_router(settings.ready_cache_seconds))
     for router in routers:
         app.include_router(router)
+    document_errors(app, public_paths=_PUBLIC_PATHS)
     return app
 
 
@@ -245,6 +247,9 @@ class RejectUnstorablePaths:
         await self.app(scope, receive, send)
 
 
+_PUBLIC_PATHS = frozenset({"/health", "/ready"})  # no token: what a probe of the orchestrator calls
+
+
 def _health_router(ready_cache_seconds: float) -> APIRouter:
     router = APIRouter(tags=["health"])
     readiness = _Readiness(ready_cache_seconds)
@@ -253,7 +258,9 @@ def _health_router(ready_cache_seconds: float) -> APIRouter:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/ready", summary="Readiness: the database and Kafka answer, no consumer is dead or stuck")
+    @router.get("/ready", summary="Readiness: the database and Kafka answer, no consumer is dead or stuck",
+                responses={503: {"description": "Not ready: the same body, naming what is unavailable",
+                                 "content": {"application/json": {"schema": {}}}}})
     async def ready(request: Request) -> JSONResponse:
         body, ok = await readiness.get(request.app.state.runtime)
         return JSONResponse(body, status_code=200 if ok else 503)
