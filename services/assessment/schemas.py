@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from services.assessment.domain import (
     LIFE_EVENT_CATEGORIES,
@@ -26,9 +27,20 @@ BCP47 = (r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{
          r"(-[xX](-[A-Za-z0-9]{1,8})+)?$")
 
 
+_BCP47 = re.compile(BCP47)
+
+
+def _language_tag(value: str | None) -> str | None:
+    if value is not None and not _BCP47.match(value):
+        raise ValueError("must be a BCP 47 language tag, such as de-CH, en or zh-Hant-TW")
+    return value
+
+
 class Preferences(Strict):
-    language: str | None = Field(None, max_length=35, pattern=BCP47, description="BCP 47 language tag",
-                                 examples=["de-CH", "en", "zh-Hant-TW"])
+    # checked by a validator, not a Field pattern, so a 422 says what is wanted instead of the regex
+    language: Annotated[str | None, AfterValidator(_language_tag)] = Field(
+        None, max_length=35, description="BCP 47 language tag", examples=["de-CH", "en", "zh-Hant-TW"],
+        json_schema_extra={"pattern": BCP47})
     prefers_non_pharmacological_first: bool = False
 
 

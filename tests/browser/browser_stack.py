@@ -34,7 +34,10 @@ FAST_STREAM = FlagStreamSettings(heartbeat_seconds=2, poll_seconds=0.1, max_seco
 @contextlib.asynccontextmanager
 async def platform(pg_url: str, kafka: str, schema: str, namespace: str) -> AsyncIterator[dict[str, str]]:
     """The base URL of each service."""
-    common: dict[str, Any] = dict(pg_url=pg_url, kafka=kafka, schema=schema, namespace=namespace)
+    # directory_miss_wait_seconds: a loaded machine can take more than the default second to bring
+    # an enrolment to pharmacy and therapy (the pages enrol, then prescribe at once)
+    common: dict[str, Any] = dict(pg_url=pg_url, kafka=kafka, schema=schema, namespace=namespace,
+                                  directory_miss_wait_seconds=5)
     urls: dict[str, str] = {}
     async with contextlib.AsyncExitStack() as stack:
         for name, create in (("assessment", create_assessment), ("pharmacy", create_pharmacy),
