@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: up down status test lint bench bench-scaling docs install clean
+.PHONY: up down status test lint bench bench-scaling chaos docs install clean
 
 up: install           ## Kafka + PostgreSQL + every service, in the foreground; Ctrl-C stops all; DEMO=0: no demo cohort; KAFKA_BROKERS=3: a three-broker cluster
 	CARECOORD_DEMO=$(DEMO) CARECOORD_KAFKA_BROKERS=$(KAFKA_BROKERS) $(PY) deploy/local/up.py
@@ -33,6 +33,9 @@ bench: install        ## throughput side by side with raw clients and the events
 
 bench-scaling: install  ## 1-3 coordination and 1-2 pharmacy instances on this machine (docs/scaling.md)
 	$(PY) deploy/local/bench_scaling.py
+
+chaos: install        ## faults under load on a three-broker cluster, then loss/duplicate/replay checks (docs/reliability.md); CHAOS_ARGS=--bounded: the short one
+	$(PY) deploy/local/chaos.py $(CHAOS_ARGS)
 
 docs: install         ## docs/asyncapi.yaml from the services' event models (a test checks it is current)
 	$(PY) -m deploy.asyncapi
