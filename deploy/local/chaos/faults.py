@@ -1,0 +1,238 @@
+"""The fault schedule, its injection, and the time each fault took to recover from.
+
+Recovered means: a killed service answers /ready again (its relay and consumers running); a
+broker answers again and every partition of the run's topics is back to three in-sync
+replicas; after a network cut, the cut-off service's relay has published again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.kafka.security import client_security
+
+from . import platform as pf
+from .proxy import Proxy
+
+stack = pf.stack
+SERVICE_KILLS = ("coordination", "assessment", "pharmacy", "therapy")
+RECOVERY_TIMEOUT = 240.0
+
+
+@dataclass
+class Fault:
+    kind: str  # kill, broker_kill, broker_restart, network_cut
+    target: str
+    injected_at: float = 0.0  # seconds from the start of the load
+    recovered_after: float | None = None  # seconds from the injection (from the end of a cut)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def schedule(coordination: int, clinical: int, broker_kills: int, broker_restarts: int, cuts: int,
+             seed: int = 16) -> list[Fault]:
+    """Every fault once per count, shuffled, with the broker faults spread so two are never
+    due together (each waits for the previous one's recovery anyway)."""
+    faults = [Fault("kill", "coordination") for _ in range(coordination)]
+    faults += [Fault("kill", s) for s in SERVICE_KILLS[1:] for _ in range(clinical)]
+    faults += [Fault("network_cut", pf.PROXIED) for _ in range(cuts)]
+    random.Random(seed).shuffle(faults)
+    brokers = [Fault("broker_kill", "leader") for _ in range(broker_kills)]
+    brokers += [Fault("broker_restart", "any") for _ in range(broker_restarts)]
+    step = max(1, len(faults) // (len(brokers) + 1))
+    for i, fault in enumerate(brokers):
+        faults.insert(min(len(faults), (i + 1) * step + i), fault)
+    return faults
+
+
+class Observer:
+    """The run's view of the cluster, as the admin: group lag, leaders, in-sync replicas."""
+
+    def __init__(self, bootstrap: str, namespace: str) -> None:
+        self.bootstrap, self.namespace = bootstrap, namespace
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **client_security())
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, request_timeout_ms=5000,
+                                         **client_security())
+        self.max_lag: dict[str, int] = {}
+        self._partitions: dict[str, list[int]] = {}
+        self.samples: list[tuple[float, dict[str, int]]] = []
+
+    async def start(self) -> None:
+        await self.admin.start()
+        await self.consumer.start()
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.admin.close()
+        with contextlib.suppress(Exception):
+            await self.consumer.stop()
+
+    async def groups(self) -> list[str]:
+        return sorted(g[0] for g in await self.admin.list_consumer_groups()
+                      if g[0].startswith(self.namespace) and "replay" not in g[0])
+
+    async def lag(self) -> dict[str, int]:
+        """Per consumer group of the run: end offsets minus committed offsets, over every
+        partition of the topics it has committed on."""
+        out = {}
+        for group in await self.groups():
+            committed = await self.admin.list_consumer_group_offsets(group)
+            topics = sorted({tp.topic for tp in committed})
+            if topics and not set(topics) <= set(self._partitions):
+                for t in await self.admin.describe_topics(topics):
+                    self._partitions[t["topic"]] = [p["partition"] for p in t["partitions"]]
+            tps = [TopicPartition(t, p) for t in topics for p in self._partitions.get(t, ())]
+            if not tps:
+                continue
+            ends = await self.consumer.end_offsets(tps)
+            out[group.removeprefix(self.namespace)] = sum(
+                ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in tps)
+        return out
+
+    async def ends(self, group: str) -> dict[TopicPartition, int]:
+        """The end offsets of the topics ``group`` reads, now."""
+        committed = await self.admin.list_consumer_group_offsets(group)
+        return await self.consumer.end_offsets(list(committed))
+
+    async def reached(self, group: str, ends: dict[TopicPartition, int]) -> bool:
+        committed = await self.admin.list_consumer_group_offsets(group)
+        return all(tp in committed and committed[tp].offset >= end for tp, end in ends.items())
+
+    async def sample(self, since: float) -> dict[str, int] | None:
+        try:
+            lag = await asyncio.wait_for(self.lag(), 10)
+        except Exception:  # a broker away: no sample this time
+            return None
+        self.samples.append((round(time.monotonic() - since, 1), lag))
+        for group, n in lag.items():
+            self.max_lag[group] = max(self.max_lag.get(group, 0), n)
+        return lag
+
+    async def topics(self) -> list[str]:
+        return [t for t in await self.admin.list_topics() if t.startswith(self.namespace)]
+
+    async def leader(self, topic: str, partition: int = 0) -> int:
+        described = await self.admin.describe_topics([topic])
+        return next(p["leader"] for p in described[0]["partitions"] if p["partition"] == partition)
+
+    async def fully_replicated(self) -> bool:
+        described = await self.admin.describe_topics(await self.topics())
+        return all(len(p["isr"]) == len(p["replicas"]) for t in described for p in t["partitions"])
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.5) -> float | None:
+    """Seconds until ``check`` holds, or None when ``timeout`` passes first."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        with contextlib.suppress(Exception):
+            if await check():
+                return time.monotonic() - t0
+        await asyncio.sleep(interval)
+    return None
+
+
+class Injector:
+    def __init__(self, platform: pf.Platform, proxy: Proxy, observer: Observer, t0: float,
+                 say: Callable[[str], None], cut_seconds: float = 8.0) -> None:
+        self.platform, self.proxy, self.observer, self.t0, self.say = platform, proxy, observer, t0, say
+        self.cut_seconds = cut_seconds
+        self.done: list[Fault] = []
+        self._broker: asyncio.Task[None] | None = None  # a broker fault still recovering
+
+    async def inject(self, fault: Fault) -> None:
+        fault.injected_at = round(time.monotonic() - self.t0, 1)
+        self.done.append(fault)
+        if fault.kind == "kill":
+            await self._kill(fault)
+        elif fault.kind == "network_cut":
+            await self._cut(fault)
+        else:
+            if self._broker is not None:
+                await self._broker  # one broker away at a time: the quorum and min.insync need two
+                fault.injected_at = round(time.monotonic() - self.t0, 1)
+            self._broker = asyncio.create_task(self._broker_fault(fault))
+        self.say(f"[chaos] {fault.kind} {fault.target} at {fault.injected_at} s")
+
+    async def drain(self) -> None:
+        if self._broker is not None:
+            await self._broker
+
+    async def _kill(self, fault: Fault) -> None:
+        sup = self.platform.supervisor
+        if fault.target == "coordination":
+            # mid-batch: when its projection has records to work on
+            async def busy() -> bool:
+                lag = await self.observer.lag()
+                return lag.get("coordination", 0) > 0
+            fault.detail["lag_at_kill"] = (await self.observer.lag()).get("coordination") if await until(
+                busy, 5, 0.1) is not None else 0
+        child = sup.children[fault.target]
+        pf_pid = child.proc.pid
+        os.killpg(pf_pid, signal.SIGKILL)
+
+        async def back() -> bool:
+            return child.restarts > 0 and child.proc.pid != pf_pid and await asyncio.to_thread(
+                pf.ready, self.platform.ports[fault.target])
+        fault.recovered_after = _round(await until(back, RECOVERY_TIMEOUT))
+
+    async def _cut(self, fault: Fault) -> None:
+        self.proxy.cut()
+        await asyncio.sleep(self.cut_seconds)
+        self.proxy.resume()
+        resumed = time.monotonic()
+        fault.detail["cut_seconds"] = self.cut_seconds
+        import asyncpg
+
+        group = self.platform.group(f"{fault.target}.patient-directory")
+        ends = await self.observer.ends(group)
+
+        async def caught_up() -> bool:
+            """What it recorded before the cut ended is published, and its consumer has read
+            what its topics held when the cut ended."""
+            conn = await asyncpg.connect(pf.owner_url(fault.target).split("?")[0])
+            try:
+                waiting = await conn.fetchval(
+                    "SELECT count(*) FROM outbox o JOIN events e USING (global_position) WHERE o.sent_at IS NULL "
+                    "AND o.parked_at IS NULL AND e.recorded_at < now() - make_interval(secs => $1)",
+                    time.monotonic() - resumed)
+            finally:
+                await conn.close()
+            return waiting == 0 and await self.observer.reached(group, ends)
+        fault.recovered_after = _round(await until(caught_up, RECOVERY_TIMEOUT))
+
+    async def _broker_fault(self, fault: Fault) -> None:
+        nodes = pf.nodes()
+        if fault.kind == "broker_kill":
+            topic = f"{self.platform.namespace}carecoord.assessment.events.v1"
+            leader = await self.observer.leader(topic)
+            node = next(n for n in nodes if n.node_id == leader)
+            fault.detail["leader_of"] = f"{topic.removeprefix(self.platform.namespace)}/0"
+            pid = stack.kafka_pid(node)
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            await asyncio.sleep(3)  # down a while, as a crashed machine is
+        else:
+            node = nodes[len(self.done) % len(nodes)]
+            await asyncio.to_thread(stack.kafka_stop, node)
+        fault.target = f"node-{node.node_id}"
+        started = time.monotonic()
+        await asyncio.to_thread(stack.kafka_start, 240.0, node)
+        fault.detail["broker_back_after"] = round(time.monotonic() - started, 1)
+        waited = await until(self.observer.fully_replicated, RECOVERY_TIMEOUT, 1.0)
+        fault.recovered_after = None if waited is None else round(time.monotonic() - started, 1)
+        self.say(f"[chaos] {fault.kind} {fault.target}: back in {fault.detail['broker_back_after']} s, "
+                 f"fully replicated after {fault.recovered_after} s")
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
