@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -56,10 +56,21 @@ async def add_patient(conn: asyncpg.Connection | asyncpg.Pool, patient_id: str, 
         patient_id, clinic_id, enrolled_at)
 
 
+OnErased = Callable[[asyncpg.Connection, str], Awaitable[None]]
+"""(connection, patient id): a service's own erasure, run in the directory's transaction."""
+
+
 class DirectoryProjection:
-    """Projection for :class:`shared.projection.ProjectionRunner` on the assessment topic."""
+    """Projection for :class:`shared.projection.ProjectionRunner` on the assessment topic.
+
+    ``on_erased`` lets a service delete what it holds about a patient in words (notes) in the
+    same transaction that marks the patient erased, so the two never disagree and a
+    redelivered erasure (the runner skips applied events) does nothing twice."""
 
     name = "patient_directory"
+
+    def __init__(self, on_erased: OnErased | None = None) -> None:
+        self.on_erased = on_erased
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
         for env in events:
@@ -69,6 +80,8 @@ class DirectoryProjection:
             elif name == ERASED:
                 await conn.execute("UPDATE patient_directory SET identity_erased = true "
                                    "WHERE patient_id = $1", env.subject)
+                if self.on_erased is not None:
+                    await self.on_erased(conn, env.subject)
 
 
 def _assessment_event(env: Envelope) -> str | None:
@@ -188,15 +201,16 @@ class PatientDirectory:
                 await asyncio.wait_for(conn.close(), 2)
 
 
-async def directory_runner(runtime: Runtime) -> tuple[PatientDirectory, ProjectionRunner]:
+async def directory_runner(runtime: Runtime, on_erased: OnErased | None = None
+                           ) -> tuple[PatientDirectory, ProjectionRunner]:
     """The directory of a service other than assessment: its table, kept current by a
     projection runner on the assessment topic (started by the service's lifespan, which
-    has migrated the database)."""
+    has migrated the database); ``on_erased`` as :class:`DirectoryProjection` takes it."""
     settings = runtime.settings
     runner = ProjectionRunner(
         pool=runtime.pool, bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=f"{settings.topic_namespace}{settings.service_name}.patient-directory",
-        topics=[settings.topic("assessment")], projection=DirectoryProjection(),
+        topics=[settings.topic("assessment")], projection=DirectoryProjection(on_erased),
         partitions=settings.topic_partitions, replication=settings.topic_replication_factor,
         min_insync=settings.topic_min_insync_replicas, trace_links=settings.telemetry_exporter != "off")
     runtime.consumers.append(runner)  # /ready reports it

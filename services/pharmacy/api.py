@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
-from services.pharmacy import handlers
+from services.pharmacy import handlers, notes
 from services.pharmacy.deps import Context, PharmacyContext
 from services.pharmacy.domain import (
     AdjustDose,
@@ -26,12 +26,14 @@ from services.pharmacy.schemas import (
     Course,
     CourseWithHistory,
     DiscontinueRequest,
+    NoteView,
     StartRequest,
 )
 from shared.access_log import record_access
 from shared.auth import Principal, Role, require_roles
 from shared.envelope import Metadata
 from shared.handler import Hook, Outcome
+from shared.idempotency import chain
 from shared.patient_api import Addressed, submit
 from shared.service import patient_clinic
 
@@ -42,12 +44,18 @@ WRITERS = (Role.PRESCRIBER,)
 READERS = (Role.PRESCRIBER, Role.THERAPIST, Role.ASSESSOR, Role.COORDINATOR, Role.ADMIN, Role.AUDITOR)
 Writer = Annotated[Principal, Depends(require_roles(*WRITERS))]
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+# Notes are the care team's words about a person: not an admin's or an auditor's reading.
+NOTE_READERS = (Role.PRESCRIBER, Role.THERAPIST, Role.ASSESSOR, Role.COORDINATOR)
+NoteReader = Annotated[Principal, Depends(require_roles(*NOTE_READERS))]
 
 
 async def _command(request: Request, ctx: PharmacyContext, principal: Principal, patient_id: str,
-                   command: Command, expected_version: int | None = None) -> JSONResponse:
+                   command: Command, expected_version: int | None = None,
+                   written: dict[str, str | None] | None = None) -> JSONResponse:
+    keep = notes.keep(patient_id, command.medication_id, written or {})
+
     async def execute(clinic: str, meta: Metadata, within: Hook | None) -> Outcome[Any]:
-        return await handlers.handle(ctx, command, clinic, meta, within, expected_version)
+        return await handlers.handle(ctx, command, clinic, meta, chain(keep, within), expected_version)
 
     # Every command but the start names an existing course: the patient's, or 404 (before versions).
     addressed = None if isinstance(command, StartMedication) else Addressed(
@@ -59,10 +67,11 @@ async def _command(request: Request, ctx: PharmacyContext, principal: Principal,
 async def start(patient_id: str, body: StartRequest, request: Request, ctx: Context, principal: Writer) -> JSONResponse:
     command = StartMedication(
         patient_id=patient_id, medication_id=str(uuid.uuid4()),
-        drug=DrugRef(**body.drug.model_dump()), dose=body.dose, unit=body.unit,
+        drug=DrugRef(code=body.drug.code, system=body.drug.system), dose=body.dose, unit=body.unit,
         schedule=Schedule(**body.schedule.model_dump()), route=body.route, indication=body.indication,
         started_at=body.started_at, prescriber_id=principal.staff_id, override_reason=body.override_reason)
-    return await _command(request, ctx, principal, patient_id, command)
+    return await _command(request, ctx, principal, patient_id, command, written={
+        "indication_note": body.indication_note, "override_reason_note": body.override_reason_note})
 
 
 @router.post("/{medication_id}/dose-adjustments", status_code=201, response_model=CommandResponse,
@@ -72,7 +81,8 @@ async def adjust(patient_id: str, medication_id: str, body: AdjustRequest, reque
     command = AdjustDose(patient_id=patient_id, medication_id=medication_id, dose=body.dose, unit=body.unit,
                          reason=body.reason, effective_at=body.effective_at, prescriber_id=principal.staff_id,
                          override_reason=body.override_reason)
-    return await _command(request, ctx, principal, patient_id, command, body.expected_version)
+    return await _command(request, ctx, principal, patient_id, command, body.expected_version, written={
+        "reason_note": body.reason_note, "override_reason_note": body.override_reason_note})
 
 
 @router.post("/{medication_id}/discontinuation", status_code=201, response_model=CommandResponse,
@@ -81,7 +91,7 @@ async def discontinue(patient_id: str, medication_id: str, body: DiscontinueRequ
                       ctx: Context, principal: Writer) -> JSONResponse:
     command = DiscontinueMedication(patient_id=patient_id, medication_id=medication_id, reason=body.reason,
                                     effective_at=body.effective_at, prescriber_id=principal.staff_id)
-    return await _command(request, ctx, principal, patient_id, command)
+    return await _command(request, ctx, principal, patient_id, command, written={"reason_note": body.reason_note})
 
 
 @router.post("/{medication_id}/adverse-effects", status_code=201, response_model=CommandResponse,
@@ -94,7 +104,7 @@ async def adverse_effect(patient_id: str, medication_id: str, body: AdverseEffec
     command = ReportAdverseEffect(patient_id=patient_id, medication_id=medication_id, effect=body.effect,
                                   severity=body.severity, observed_at=body.observed_at,
                                   reporter_id=principal.staff_id)
-    return await _command(request, ctx, principal, patient_id, command)
+    return await _command(request, ctx, principal, patient_id, command, written={"effect_note": body.effect_note})
 
 
 @router.get("", response_model=list[Course], summary="Courses of a patient, active first")
@@ -112,3 +122,14 @@ async def get_course(patient_id: str, medication_id: str, ctx: Context, principa
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "medication not found")
     return view
+
+
+@router.get("/{medication_id}/notes", response_model=list[NoteView],
+            summary="The care team's notes beside the course's codes (kept here only; erased with the identity)")
+async def course_notes(patient_id: str, medication_id: str, ctx: Context, principal: NoteReader
+                       ) -> list[dict[str, Any]]:
+    clinic = await patient_clinic(ctx, principal, patient_id)
+    await record_access(ctx.pool, principal, clinic, patient_id, "read medication notes")
+    if await handlers.course(ctx, patient_id, medication_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "medication not found")
+    return await notes.of_course(ctx.pool, patient_id, medication_id)

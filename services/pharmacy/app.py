@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.pharmacy import api, handlers
+from services.pharmacy import api, handlers, notes
 from services.pharmacy.deps import PharmacyContext
 from services.pharmacy.formulary import load_formulary
 from shared.access_log_api import access_log_router
@@ -19,7 +19,7 @@ Settings = settings_for("pharmacy")
 async def _start(rt: Runtime) -> Started[PharmacyContext]:
     idempotency = IdempotencyStore(rt.pool)
     formulary = load_formulary()
-    directory, runner = await directory_runner(rt)
+    directory, runner = await directory_runner(rt, on_erased=notes.erase)
     courses = handlers.command_handler(rt.store, formulary)
     return Started(PharmacyContext(rt, idempotency, directory, courses, formulary), [runner.run])
 

@@ -27,6 +27,7 @@ from shared.errors import NotFound
 from shared.eventstore import EventStore
 from shared.handler import CommandHandler, Decider, Hook, Outcome
 from shared.stream_views import history, patient_stream, patient_streams
+from shared.upcasts import register as register_upcasts
 
 if TYPE_CHECKING:
     from services.pharmacy.deps import PharmacyContext
@@ -39,6 +40,7 @@ CourseHandler = CommandHandler[CourseState, Command]
 def registry() -> EventRegistry:
     reg = EventRegistry()
     reg.register(SERVICE, *PHARMACY_EVENT_TYPES)
+    register_upcasts(reg, SERVICE)  # v1's free text read as the code "other" (shared.upcasts)
     return reg
 
 
@@ -91,7 +93,8 @@ def _view(state: StartedCourse, started: MedicationStarted, version: int) -> dic
         "medication_id": now.medication_id, "patient_id": now.patient_id,
         "drug": now.drug.model_dump(), "dose": now.dose, "unit": now.unit,
         "daily_dose_mg": to_mg(daily_dose(now.dose, now.schedule), now.unit),
-        "schedule": now.schedule.model_dump(), "route": started.route, "indication": started.indication,
+        "schedule": now.schedule.model_dump(), "route": started.route,
+        "indication": started.indication.model_dump() if started.indication else None,
         "status": state.status, "started_at": now.started_at,
         "discontinued_at": state.discontinued_at if isinstance(state, Discontinued) else None,
         "formulary": started.formulary.model_dump(mode="json"), "version": version,

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator, model_validator
 
+from services.pharmacy.domain import (
+    MAX_NOTE_LENGTH,
+    AdverseEffect,
+    DiscontinuationReason,
+    DoseChangeReason,
+    Indication,
+    OverrideReason,
+)
 from shared.schemas import MAX_INT, Strict
 from shared.stream_views import HistoryEntry
+
+Note = Annotated[str | None, Field(max_length=MAX_NOTE_LENGTH, description=(
+    "Words beside the code, for the care team: kept in the pharmacy service only (never on an "
+    "event) and deleted when the patient's identity is erased"))]
 
 MAX_SINGLE_DOSE: dict[str, float] = {
     "mcg": 100_000_000, "mg": 100_000, "g": 100, "mL": 10_000, "drop": 1_000, "tablet": 100, "patch": 10,
@@ -34,7 +46,15 @@ class _Dosed(Strict):
 class Drug(Strict):
     code: str = Field(min_length=1, max_length=40, description="RxNorm RXCUI or ATC code")
     system: Literal["RxNorm", "ATC"]
-    name: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(None, max_length=200, deprecated=True, description=(
+        "Ignored: the course takes the formulary's name for a code it knows (and none for one "
+        "it does not), never the client's text"))
+
+
+class DrugView(BaseModel):
+    code: str
+    system: Literal["RxNorm", "ATC"]
+    name: str | None = Field(description="The formulary's name; null for a code it does not know")
 
 
 class Schedule(Strict):
@@ -55,9 +75,13 @@ class StartRequest(_Dosed):
     drug: Drug
     schedule: Schedule
     route: str = Field("oral", max_length=50, description="oral when not given")
-    indication: str | None = Field(None, max_length=500)
+    indication: Indication | None = Field(
+        None, description='An ICD-10 code, e.g. {"system": "ICD-10", "code": "F32.1"}; words go in indication_note')
+    indication_note: Note = None
     started_at: AwareDatetime
-    override_reason: str | None = Field(None, max_length=500)
+    override_reason: OverrideReason | None = Field(
+        None, description="Why a daily dose above the formulary's maximum is prescribed")
+    override_reason_note: Note = None
 
     @field_validator("route", mode="before")
     @classmethod
@@ -66,19 +90,24 @@ class StartRequest(_Dosed):
 
 
 class AdjustRequest(_Dosed):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: DoseChangeReason
+    reason_note: Note = None
     effective_at: AwareDatetime
     expected_version: int | None = Field(None, ge=1, le=MAX_INT)
-    override_reason: str | None = Field(None, max_length=500)
+    override_reason: OverrideReason | None = Field(
+        None, description="Why a daily dose above the formulary's maximum is prescribed")
+    override_reason_note: Note = None
 
 
 class DiscontinueRequest(Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: DiscontinuationReason
+    reason_note: Note = None
     effective_at: AwareDatetime
 
 
 class AdverseEffectRequest(Strict):
-    effect: str = Field(min_length=1, max_length=500)
+    effect: AdverseEffect
+    effect_note: Note = None
     severity: Literal["mild", "moderate", "severe"]
     observed_at: AwareDatetime
 
@@ -96,13 +125,13 @@ class CommandResponse(BaseModel):
 class Course(BaseModel):
     medication_id: str
     patient_id: str
-    drug: Drug
+    drug: DrugView
     dose: float
     unit: str
     daily_dose_mg: float | None
     schedule: Schedule
     route: str
-    indication: str | None
+    indication: Indication | None
     status: Literal["active", "discontinued"]
     started_at: AwareDatetime
     discontinued_at: AwareDatetime | None
@@ -112,3 +141,10 @@ class Course(BaseModel):
 
 class CourseWithHistory(Course):
     history: list[HistoryEntry]
+
+
+class NoteView(BaseModel):
+    event_id: str = Field(description="The event the note explains (its id in the course's history)")
+    field: Literal["indication_note", "override_reason_note", "reason_note", "effect_note"]
+    note: str
+    recorded_at: AwareDatetime

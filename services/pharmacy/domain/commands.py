@@ -2,7 +2,9 @@
 
 Commands carry input that is not yet trusted (a dose may be zero or NaN, a unit
 misspelt, a time naive); ``decide`` validates them and refuses with a DomainError that
-names the offending field. Every time comes from the command, never from a clock.
+names the offending field. Every time comes from the command, never from a clock. Reasons,
+overrides and effects are codes of ``vocabulary``; the notes a user writes beside them are
+not part of a command (they never reach an event) but kept by the shell (``notes``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .values import DrugRef, Schedule
+from .vocabulary import Indication
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class StartMedication:
     unit: str
     schedule: Schedule
     route: str
-    indication: str | None
+    indication: Indication | None
     started_at: datetime
     prescriber_id: str
     override_reason: str | None = None

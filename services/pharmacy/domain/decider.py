@@ -28,6 +28,7 @@ from .dosing import daily_dose, direction_of_change
 from .events import AdverseEffectReported, DoseAdjusted, MedicationDiscontinued, MedicationStarted
 from .state import Active, CourseState, Discontinued, NotStarted, StartedCourse
 from .values import DrugRef, FormularySnapshot, MaxDailyDose
+from .vocabulary import ADVERSE_EFFECTS, DISCONTINUATION_REASONS, DOSE_CHANGE_REASONS, OVERRIDE_REASONS
 
 
 class FormularyView(Protocol):
@@ -109,11 +110,13 @@ def _new_course(command: StartMedication, formulary: FormularyView) -> list[Doma
     rules.require_unit(command.unit)
     rules.require_schedule(command.schedule)
     route = rules.require_text(command.route, "route")
-    indication = rules.optional_text(command.indication, "indication")
     require_aware(command.started_at, "started_at")
     prescriber_id = rules.require_text(command.prescriber_id, "prescriber_id")
-    override_reason = rules.optional_text(command.override_reason, "override_reason")
+    override_reason = rules.optional_code(command.override_reason, OVERRIDE_REASONS, "override_reason")
     entry = formulary.lookup(command.drug.code, command.drug.system)
+    # The formulary's name for a code it knows, none for one it does not: never the client's
+    # words, which would reach Kafka and stay there.
+    drug = DrugRef(code=command.drug.code, system=command.drug.system, name=entry.name if entry else None)
     rules.require_within_daily_maximum(
         daily_dose(command.dose, command.schedule),
         command.unit,
@@ -125,12 +128,12 @@ def _new_course(command: StartMedication, formulary: FormularyView) -> list[Doma
         MedicationStarted(
             patient_id=command.patient_id,
             medication_id=command.medication_id,
-            drug=command.drug,
+            drug=drug,
             dose=command.dose,
             unit=command.unit,
             schedule=command.schedule,
             route=route,
-            indication=indication,
+            indication=command.indication,
             prescriber_id=prescriber_id,
             formulary=_snapshot(formulary.version, entry, command.drug),
             override_reason=override_reason,
@@ -152,9 +155,9 @@ def _adjust(state: CourseState, command: AdjustDose, formulary: FormularyView) -
     _require_effective_time(command.effective_at, course)
     rules.require_dose(command.dose)
     rules.require_unit(command.unit)
-    reason = rules.require_text(command.reason, "reason")
+    reason = rules.require_code(command.reason, DOSE_CHANGE_REASONS, "reason")
     prescriber_id = rules.require_text(command.prescriber_id, "prescriber_id")
-    override_reason = rules.optional_text(command.override_reason, "override_reason")
+    override_reason = rules.optional_code(command.override_reason, OVERRIDE_REASONS, "override_reason")
     direction = direction_of_change(prescription.dose, prescription.unit, command.dose, command.unit)
     if direction is None:
         raise RuleViolation("the new dose equals the current dose", field="dose")
@@ -195,7 +198,7 @@ def _discontinue(state: CourseState, command: DiscontinueMedication) -> list[Dom
         MedicationDiscontinued(
             patient_id=command.patient_id,
             medication_id=command.medication_id,
-            reason=rules.require_text(command.reason, "reason"),
+            reason=rules.require_code(command.reason, DISCONTINUATION_REASONS, "reason"),
             prescriber_id=rules.require_text(command.prescriber_id, "prescriber_id"),
             occurred_at=command.effective_at,
         )
@@ -213,7 +216,7 @@ def _report(state: CourseState, command: ReportAdverseEffect) -> list[DomainEven
         AdverseEffectReported(
             patient_id=command.patient_id,
             medication_id=command.medication_id,
-            effect=rules.require_text(command.effect, "effect"),
+            effect=rules.require_code(command.effect, ADVERSE_EFFECTS, "effect"),
             severity=rules.require_severity(command.severity),
             reporter_id=rules.require_text(command.reporter_id, "reporter_id"),
             occurred_at=command.observed_at,

@@ -2,8 +2,11 @@
 
 ``occurred_at`` is clinical time taken from the command (start, effective or observation
 time), never the time the system learned of it; the envelope adds ``recorded_at``.
-Payloads carry pseudonymous ids only. Free-text fields (indication, reasons, effect) are
-short clinical statements bounded by the decider, never notes about the person.
+Payloads carry pseudonymous ids and codes only: reasons, overrides and adverse effects are
+codes (``vocabulary``), the indication an ICD-10 code, the drug's name the formulary's. Kafka
+keeps every event for ever, so free text (which may name a person) stays out of them; the
+notes a user writes beside a code live in the service's database (``notes``), erasable.
+Version 2 of four events replaced v1's free text; ``upcasts`` reads v1 as v2.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from typing import ClassVar
 from shared.events import DomainEvent
 
 from .values import Direction, DrugRef, FormularySnapshot, Schedule, Severity
+from .vocabulary import AdverseEffect, DiscontinuationReason, DoseChangeReason, Indication, OverrideReason
 
 
 class MedicationStarted(DomainEvent):
     """A prescriber started a drug; ``occurred_at`` is the start time."""
 
     event_name: ClassVar[str] = "MedicationStarted"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     patient_id: str
     medication_id: str
@@ -28,10 +32,10 @@ class MedicationStarted(DomainEvent):
     unit: str
     schedule: Schedule
     route: str
-    indication: str | None
+    indication: Indication | None
     prescriber_id: str
     formulary: FormularySnapshot
-    override_reason: str | None = None
+    override_reason: OverrideReason | None = None
 
 
 class DoseAdjusted(DomainEvent):
@@ -42,7 +46,7 @@ class DoseAdjusted(DomainEvent):
     """
 
     event_name: ClassVar[str] = "DoseAdjusted"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     patient_id: str
     medication_id: str
@@ -50,21 +54,21 @@ class DoseAdjusted(DomainEvent):
     dose: float
     unit: str
     direction: Direction
-    reason: str
+    reason: DoseChangeReason
     prescriber_id: str
     daily_dose: float
-    override_reason: str | None = None
+    override_reason: OverrideReason | None = None
 
 
 class MedicationDiscontinued(DomainEvent):
     """The course was stopped; ``occurred_at`` is when the stop takes effect."""
 
     event_name: ClassVar[str] = "MedicationDiscontinued"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     patient_id: str
     medication_id: str
-    reason: str
+    reason: DiscontinuationReason
     prescriber_id: str
 
 
@@ -72,11 +76,11 @@ class AdverseEffectReported(DomainEvent):
     """Someone in the team observed an adverse effect; ``occurred_at`` is when."""
 
     event_name: ClassVar[str] = "AdverseEffectReported"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     patient_id: str
     medication_id: str
-    effect: str
+    effect: AdverseEffect
     severity: Severity
     reporter_id: str
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import cast
+from typing import TypeVar, cast
 
 from services.pharmacy.formulary import ATC_CODE, RXCUI, FormularyEntry
 from shared.domain import require_one_of
@@ -23,6 +23,8 @@ from .values import (
     Schedule,
     Severity,
 )
+
+CodeT = TypeVar("CodeT", bound=str)
 
 MIN_TIMES_PER_DAY = 1
 MAX_TIMES_PER_DAY = 24
@@ -48,6 +50,16 @@ def optional_text(value: str | None, field: str) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return require_text(value, field)
+
+
+def require_code(value: str, allowed: tuple[CodeT, ...], field: str) -> CodeT:
+    """One code of a closed list (``vocabulary``), spelt exactly; the refusal lists them."""
+    require_one_of(value, allowed, field)
+    return cast(CodeT, value)
+
+
+def optional_code(value: str | None, allowed: tuple[CodeT, ...], field: str) -> CodeT | None:
+    return None if value is None else require_code(value, allowed, field)
 
 
 def require_dose(dose: float) -> None:
@@ -77,7 +89,6 @@ def require_drug(drug: DrugRef) -> None:
         raise RuleViolation("must be a level-5 ATC code such as N06AB06", field="drug.code")
     if drug.system == "RxNorm" and not RXCUI.match(code):
         raise RuleViolation("must be a numeric RxNorm RXCUI", field="drug.code")
-    require_text(drug.name, "drug.name")
 
 
 def require_severity(severity: str) -> Severity:

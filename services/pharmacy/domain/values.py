@@ -27,8 +27,7 @@ MG_PER_UNIT: dict[str, float] = {"mcg": 0.001, "mg": 1.0, "g": 1000.0}
 """Mass units and their size in mg; only these can be compared with a maximum daily dose."""
 
 MAX_TEXT_LENGTH = 500
-"""Reasons and effects are short clinical statements, not notes: events are kept forever
-and leave the service, so long free text is refused."""
+"""Route and ids are short statements; reasons and effects are codes (``vocabulary``)."""
 
 
 class _Value(BaseModel):
@@ -36,11 +35,15 @@ class _Value(BaseModel):
 
 
 class DrugRef(_Value):
-    """The drug as the prescriber named it: an ingredient code and a display name."""
+    """An ingredient code and, on an event, the formulary's display name for it.
+
+    The name is never the client's text (anything typed would reach Kafka for good): the
+    decider sets the formulary's name for a code it knows and none for one it does not.
+    """
 
     code: str
     system: CodeSystem
-    name: str
+    name: str | None = None
 
 
 class Schedule(_Value):

@@ -43,7 +43,8 @@ async def _patient(client: httpx.AsyncClient, clinic: str = "clinic-a") -> str:
 
 def _start(**over: Any) -> dict[str, Any]:
     body = {"drug": SERTRALINE, "dose": 50, "unit": "mg", "schedule": {"times_per_day": 1},
-            "route": "oral", "indication": "depression", "started_at": "2026-11-01T08:00:00Z"}
+            "route": "oral", "indication": {"system": "ICD-10", "code": "F32.1"},
+            "started_at": "2026-11-01T08:00:00Z"}
     body.update(over)
     return body
 
@@ -57,7 +58,7 @@ async def test_course_lifecycle_reaches_the_topic_with_cloudevents_headers(stack
     mid = started.json()["medication_id"]
     assert started.json()["version"] == 1 and started.json()["status"] == "active"
     adj = await ph.post(f"{base}/{mid}/dose-adjustments", headers=PRESCRIBER, json={
-        "dose": 100, "unit": "mg", "reason": "partial response", "effective_at": "2026-11-15T08:00:00Z",
+        "dose": 100, "unit": "mg", "reason": "insufficient_response", "effective_at": "2026-11-15T08:00:00Z",
         "expected_version": 1})
     assert adj.status_code == 201, adj.text
     assert adj.json()["version"] == 2 and adj.json()["dose"] == 100
@@ -68,7 +69,7 @@ async def test_course_lifecycle_reaches_the_topic_with_cloudevents_headers(stack
         "reason": "switch", "effective_at": "2026-11-20T08:00:00Z"})
     assert stop.status_code == 201 and stop.json()["status"] == "discontinued"
     late = await ph.post(f"{base}/{mid}/dose-adjustments", headers=PRESCRIBER, json={
-        "dose": 50, "unit": "mg", "reason": "x", "effective_at": "2026-11-21T08:00:00Z"})
+        "dose": 50, "unit": "mg", "reason": "taper", "effective_at": "2026-11-21T08:00:00Z"})
     assert late.status_code == 409, late.text
 
     courses = (await ph.get(base, headers=COORD)).json()
@@ -82,12 +83,12 @@ async def test_course_lifecycle_reaches_the_topic_with_cloudevents_headers(stack
     records = await read_topic(kafka_bootstrap, stack["settings"].topic(), at_least=4)
     assert len(records) == 4
     h = dict(records[1].headers)
-    assert h["ce_type"] == b"carecoord.pharmacy.DoseAdjusted.v1"
+    assert h["ce_type"] == b"carecoord.pharmacy.DoseAdjusted.v2"
     assert h["ce_specversion"] == b"1.0" and h["ce_source"] == b"/carecoord/pharmacy"
     assert h["ce_subject"] == pid.encode() and h["ce_clinicid"] == b"clinic-a"
     assert h["ce_sequence"] == b"2" and h["ce_actor"] == b"staff-1" and h["content-type"] == b"application/json"
     payload = ce.decode(records[1].value, records[1].headers).payload
-    assert payload["previous_dose"] == 50 and payload["dose"] == 100 and payload["reason"] == "partial response"
+    assert payload["previous_dose"] == 50 and payload["dose"] == 100 and payload["reason"] == "insufficient_response"
     assert payload["occurred_at"].startswith("2026-11-15")
     assert all(r.key == pid.encode() for r in records)
 
@@ -118,7 +119,7 @@ async def test_other_clinic_gets_404_and_leaves_no_trace(stack) -> None:  # type
     before = len(await store.read_all())
     assert (await ph.post(base, json=_start(), headers=other)).status_code == 404
     resp = await ph.post(f"{base}/{mid}/dose-adjustments", headers=other, json={
-        "dose": 100, "unit": "mg", "reason": "x", "effective_at": "2026-11-10T08:00:00Z"})
+        "dose": 100, "unit": "mg", "reason": "titration", "effective_at": "2026-11-10T08:00:00Z"})
     assert resp.status_code == 404
     assert (await ph.get(base, headers=other)).status_code == 404
     assert (await ph.get(f"{base}/{mid}", headers=other)).status_code == 404
@@ -137,10 +138,10 @@ async def test_formulary_maximum_needs_an_override_reason(stack) -> None:  # typ
     assert refused.json()["detail"][0]["loc"] == ["body", "dose"]
     assert "200" in refused.json()["detail"][0]["msg"]
     allowed = await ph.post(base, headers=PRESCRIBER, json=_start(
-        dose=150, schedule={"times_per_day": 2}, override_reason="specialist recommendation"))
+        dose=150, schedule={"times_per_day": 2}, override_reason="specialist_advice"))
     assert allowed.status_code == 201, allowed.text
     course = (await ph.get(f"{base}/{allowed.json()['medication_id']}", headers=COORD)).json()
-    assert course["history"][0]["data"]["override_reason"] == "specialist recommendation"
+    assert course["history"][0]["data"]["override_reason"] == "specialist_advice"
     assert course["daily_dose_mg"] == 300
     unknown_drug = await ph.post(base, headers=PRESCRIBER, json=_start(
         drug={"code": "9999999", "system": "RxNorm", "name": "investigational"}))
@@ -160,7 +161,10 @@ async def test_bad_input_is_422_with_field_and_reason(stack) -> None:  # type: i
         (_start(started_at="2026-11-01T08:00:00"), ["body", "started_at"]),
         (_start(drug={"code": "1", "system": "SNOMED", "name": "x"}), ["body", "drug", "system"]),
         (_start(schedule={}), ["body", "schedule"]),
-        (_start(indication="depression\u0000"), ["body", "indication"]),  # PostgreSQL cannot store NUL
+        (_start(indication_note="depression\u0000"), ["body", "indication_note"]),  # PostgreSQL cannot store NUL
+        (_start(indication="depression"), ["body", "indication"]),  # a code, not words
+        (_start(indication={"system": "ICD-10", "code": "depression"}), ["body", "indication", "code"]),
+        (_start(override_reason="specialist recommendation"), ["body", "override_reason"]),
     ]
     for body, loc in cases:
         resp = await ph.post(base, json=body, headers=PRESCRIBER)
@@ -168,19 +172,28 @@ async def test_bad_input_is_422_with_field_and_reason(stack) -> None:  # type: i
         assert resp.json()["detail"][0]["loc"][: len(loc)] == loc, resp.text
     mid = (await ph.post(base, json=_start(), headers=PRESCRIBER)).json()["medication_id"]
     same = await ph.post(f"{base}/{mid}/dose-adjustments", headers=PRESCRIBER, json={
-        "dose": 50, "unit": "mg", "reason": "no change", "effective_at": "2026-11-10T08:00:00Z"})
+        "dose": 50, "unit": "mg", "reason": "titration", "effective_at": "2026-11-10T08:00:00Z"})
     assert same.status_code == 422 and same.json()["detail"][0]["loc"] == ["body", "dose"]
     early = await ph.post(f"{base}/{mid}/dose-adjustments", headers=PRESCRIBER, json={
-        "dose": 100, "unit": "mg", "reason": "x", "effective_at": "2026-10-01T08:00:00Z"})
+        "dose": 100, "unit": "mg", "reason": "titration", "effective_at": "2026-10-01T08:00:00Z"})
     assert early.status_code == 422 and early.json()["detail"][0]["loc"] == ["body", "effective_at"]
     assert len((await ph.get(base, headers=COORD)).json()) == 1
     too_big = await ph.post(f"{base}/{mid}/dose-adjustments", headers=PRESCRIBER, json={
-        "dose": 75, "unit": "mg", "reason": "x", "effective_at": "2026-11-10T08:00:00Z", "expected_version": 2**40})
+        "dose": 75, "unit": "mg", "reason": "titration", "effective_at": "2026-11-10T08:00:00Z",
+        "expected_version": 2**40})
     assert too_big.status_code == 422 and too_big.json()["detail"][0]["loc"] == ["body", "expected_version"]
     assert (await ph.get(f"/v1/patients/{pid}/medications/a%00b", headers=COORD)).status_code == 404
-    surrogate = json.dumps(_start(indication="\ud800"), ensure_ascii=True).encode()  # a lone surrogate escape
+    surrogate = json.dumps(_start(indication_note="\ud800"), ensure_ascii=True).encode()  # a lone surrogate
     resp = await ph.post(base, content=surrogate, headers={**PRESCRIBER, "Content-Type": "application/json"})
-    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "indication"]
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "indication_note"]
+    for path, body, field in ((f"{base}/{mid}/dose-adjustments", {"dose": 75, "unit": "mg", "reason": "better",
+                                                                 "effective_at": "2026-11-10T08:00:00Z"}, "reason"),
+                              (f"{base}/{mid}/discontinuation", {"reason": "moved away",
+                                                                 "effective_at": "2026-11-10T08:00:00Z"}, "reason"),
+                              (f"{base}/{mid}/adverse-effects", {"effect": "felt odd", "severity": "mild",
+                                                                 "observed_at": "2026-11-10T08:00:00Z"}, "effect")):
+        resp = await ph.post(path, json=body, headers=PRESCRIBER)
+        assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", field], resp.text
 
 
 async def test_idempotent_retry_appends_nothing(stack) -> None:  # type: ignore[no-untyped-def]

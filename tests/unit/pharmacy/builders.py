@@ -15,6 +15,7 @@ from services.pharmacy.domain import (
     DiscontinueMedication,
     DoseAdjusted,
     DrugRef,
+    Indication,
     MedicationDiscontinued,
     MedicationStarted,
     ReportAdverseEffect,
@@ -34,7 +35,8 @@ LATER = T0 + timedelta(days=14)
 PATIENT = "patient-7f3a"
 MEDICATION = "med-0001"
 PRESCRIBER = "staff-12"
-SERTRALINE = DrugRef(code="36437", system="RxNorm", name="sertraline")
+SERTRALINE = DrugRef(code="36437", system="RxNorm", name="sertraline")  # the formulary's name
+MODERATE_DEPRESSION = Indication(code="F32.1")
 ONCE_DAILY = Schedule(times_per_day=1)
 
 
@@ -52,7 +54,7 @@ def start_command(**changes: Any) -> StartMedication:
         unit="mg",
         schedule=ONCE_DAILY,
         route="oral",
-        indication="moderate depression",
+        indication=MODERATE_DEPRESSION,
         started_at=T0,
         prescriber_id=PRESCRIBER,
     )
@@ -65,7 +67,7 @@ def adjust_command(**changes: Any) -> AdjustDose:
         medication_id=MEDICATION,
         dose=100.0,
         unit="mg",
-        reason="partial response at week 2",
+        reason="insufficient_response",
         effective_at=LATER,
         prescriber_id=PRESCRIBER,
     )
@@ -76,7 +78,7 @@ def discontinue_command(**changes: Any) -> DiscontinueMedication:
     command = DiscontinueMedication(
         patient_id=PATIENT,
         medication_id=MEDICATION,
-        reason="remission sustained",
+        reason="remission",
         effective_at=LATER,
         prescriber_id=PRESCRIBER,
     )
@@ -134,7 +136,7 @@ def discontinued(at: datetime = LATER) -> MedicationDiscontinued:
     return MedicationDiscontinued(
         patient_id=PATIENT,
         medication_id=MEDICATION,
-        reason="remission sustained",
+        reason="remission",
         prescriber_id=PRESCRIBER,
         occurred_at=at,
     )

@@ -42,7 +42,7 @@ def test_an_increase_is_recorded_with_the_previous_dose() -> None:
         dose=100.0,
         unit="mg",
         direction="increase",
-        reason="partial response at week 2",
+        reason="insufficient_response",
         prescriber_id="staff-12",
         daily_dose=100.0,
         override_reason=None,
@@ -96,8 +96,8 @@ def test_a_daily_dose_above_the_maximum_is_refused() -> None:
 
 
 def test_an_override_reason_allows_it_and_is_recorded() -> None:
-    event = adjust(dose=300.0, override_reason="psychiatrist consult: OCD dosing")
-    assert (event.daily_dose, event.override_reason) == (300.0, "psychiatrist consult: OCD dosing")
+    event = adjust(dose=300.0, override_reason="specialist_advice")
+    assert (event.daily_dose, event.override_reason) == (300.0, "specialist_advice")
 
 
 def test_a_drug_unknown_to_the_formulary_has_no_ceiling() -> None:
@@ -150,6 +150,8 @@ def test_the_effective_time_must_have_a_time_zone() -> None:
         ({"dose": float("nan")}, "dose"),
         ({"unit": "mgs"}, "unit"),
         ({"reason": " "}, "reason"),
+        ({"reason": "partial response at week 2"}, "reason"),
+        ({"override_reason": "consultant said so", "dose": 300.0}, "override_reason"),
         ({"prescriber_id": ""}, "prescriber_id"),
     ],
 )

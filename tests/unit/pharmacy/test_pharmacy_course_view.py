@@ -19,19 +19,19 @@ from shared.handler import CommandHandler
 from .builders import LATER, MEDICATION, PATIENT, adjust_command, formulary, report_command, start_command
 
 
-class AdverseEffectReportedV2(AdverseEffectReported):
+class AdverseEffectReportedV3(AdverseEffectReported):
     """A later version of the event that says whether the effect is serious."""
 
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     serious: bool
 
 
-def v2_registry() -> EventRegistry:
+def v3_registry() -> EventRegistry:
     reg = EventRegistry()
-    reg.register(SERVICE, MedicationStarted, DoseAdjusted, MedicationDiscontinued, AdverseEffectReportedV2)
+    reg.register(SERVICE, MedicationStarted, DoseAdjusted, MedicationDiscontinued, AdverseEffectReportedV3)
 
-    @reg.upcaster(SERVICE, "AdverseEffectReported", 1)
+    @reg.upcaster(SERVICE, "AdverseEffectReported", 2)
     def _serious_when_severe(data: dict[str, Any]) -> dict[str, Any]:
         return {**data, "serious": data["severity"] == "severe"}
 
@@ -39,7 +39,7 @@ def v2_registry() -> EventRegistry:
 
 
 async def stored_course() -> tuple[InMemoryEventStore, list[Envelope]]:
-    """A course started, adjusted and with a severe effect, stored by today's (v1) service."""
+    """A course started, adjusted and with a severe effect, stored by today's (v2) service."""
     store = InMemoryEventStore()
     courses = command_handler(store, formulary())
     for command in (start_command(), adjust_command(), report_command(severity="severe", observed_at=LATER)):
@@ -48,7 +48,7 @@ async def stored_course() -> tuple[InMemoryEventStore, list[Envelope]]:
     return store, await store.read_stream(stream_of(MEDICATION))
 
 
-async def test_the_history_of_v1_events_is_their_stored_payload() -> None:
+async def test_the_history_of_current_events_is_their_stored_payload() -> None:
     store, events = await stored_course()
 
     view = course_view(events, command_handler(store, formulary()), with_history=True)
@@ -61,8 +61,8 @@ async def test_the_history_of_v1_events_is_their_stored_payload() -> None:
 
 async def test_the_history_shows_an_old_event_in_the_current_version() -> None:
     store, events = await stored_course()
-    assert events[2].type == "carecoord.pharmacy.AdverseEffectReported.v1"
-    upgraded = CommandHandler(store, decider(formulary()), service=SERVICE, registry=v2_registry())
+    assert events[2].type == "carecoord.pharmacy.AdverseEffectReported.v2"
+    upgraded = CommandHandler(store, decider(formulary()), service=SERVICE, registry=v3_registry())
 
     view = course_view(events, upgraded, with_history=True)
 

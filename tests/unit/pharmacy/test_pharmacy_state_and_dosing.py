@@ -121,7 +121,7 @@ def test_events_round_trip_through_json_and_name_their_type() -> None:
     for event in events:
         payload = event.model_dump(mode="json")
         assert type(event).model_validate(payload) == event
-        assert event.event_name == type(event).__name__ and event.version == 1
+        assert event.event_name == type(event).__name__ and event.version == 2
     assert {cls.__name__ for cls in PHARMACY_EVENT_TYPES} == {
         "MedicationStarted",
         "DoseAdjusted",
