@@ -31,6 +31,8 @@ SCORE_BAND = LOCAL + "score-band"
 MODALITY = LOCAL + "therapy-modality"
 CARE_STEP = LOCAL + "care-step"
 RISK_RULE = LOCAL + "risk-rule"
+ADVERSE_EFFECT = LOCAL + "adverse-effect"
+DISCONTINUATION_REASON = LOCAL + "discontinuation-reason"
 STAFF = "urn:carecoord:staff"
 CLINIC = "urn:carecoord:clinic"
 
@@ -49,9 +51,15 @@ UCUM_UNITS = {"mg": "mg", "mcg": "ug", "g": "g", "mL": "mL", "IU": "[iU]", "drop
               "tablet": "{tablet}", "patch": "{patch}"}
 """Pharmacy's dose units as UCUM codes (a count of tablets or patches is a UCUM annotation)."""
 
-ICD10_CODE = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
-"""An indication written as an ICD-10 code (F32.1); any other indication is free text and stays
-out of the export."""
+ADVERSE_EFFECTS: dict[str, str] = {
+    "nausea": "Nausea", "headache": "Headache", "insomnia": "Insomnia", "somnolence": "Somnolence",
+    "dizziness": "Dizziness", "sexual_dysfunction": "Sexual dysfunction", "weight_gain": "Weight gain",
+    "agitation": "Agitation", "tremor": "Tremor", "dry_mouth": "Dry mouth", "constipation": "Constipation",
+    "sweating": "Sweating", "serotonin_syndrome": "Serotonin syndrome", "qt_prolongation": "QT prolongation",
+    "bleeding": "Bleeding", "hyponatraemia": "Hyponatraemia", "suicidal_ideation": "Suicidal ideation",
+    "other": "Other adverse effect"}
+"""Pharmacy's adverse-effect codes with their display (AdverseEvent.event); a code not listed
+here (a later list) is exported without a display."""
 
 FLAG_CATEGORIES = {"polypharmacy": "drug", "dangerous_combination": "drug", "rapid_titration": "drug",
                    "unreviewed_adverse_effect": "drug", "safety": "safety", "disengagement": "behavioral"}

@@ -9,11 +9,13 @@ from services.coordination.projection import inputs as i
 from services.coordination.projection.describe import number
 
 from .codes import (
+    ADVERSE_EFFECT,
+    ADVERSE_EFFECTS,
     ADVERSE_EVENT_SEVERITY,
     ATC,
+    DISCONTINUATION_REASON,
     DRUG_SYSTEMS,
     ICD10,
-    ICD10_CODE,
     UCUM,
     UCUM_UNITS,
     coding,
@@ -42,9 +44,11 @@ def _started(course: Course) -> i.MedicationStarted:
 
 def medication_concept(body: i.MedicationStarted) -> dict[str, Any]:
     """The drug as prescribed (RxNorm or ATC) and, for an RxNorm drug the formulary classed, its
-    ATC code as a second coding."""
+    ATC code as a second coding. The display is the formulary's name, given only where the event
+    carried one (otherwise the text is the code itself, and a display would repeat it)."""
     system = DRUG_SYSTEMS.get(body.drug.system)
-    codings = [coding(system, body.drug.code, body.drug.name)] if system else []
+    display = body.drug.name if body.drug.named else None
+    codings = [coding(system, body.drug.code, display)] if system else []
     atc = body.formulary.atc
     if atc and system != ATC:
         codings.append(coding(ATC, atc))
@@ -94,10 +98,12 @@ def dosages(course: Course) -> list[dict[str, Any]]:
 
 
 def reason_codes(start: Source) -> list[dict[str, Any]]:
-    """The indication when it was written as an ICD-10 code; free text is not exported."""
-    indication = start.payload.get("indication")
-    if isinstance(indication, str) and ICD10_CODE.match(indication.strip()):
-        return [concept(ICD10, indication.strip())]
+    """The coded indication (ICD-10; a v1 indication that was one is read as one, any other v1
+    indication was free text and reads as none)."""
+    body = start.fact.body
+    assert isinstance(body, i.MedicationStarted)
+    if body.indication is not None and body.indication.system == "ICD-10":
+        return [concept(ICD10, body.indication.code)]
     return []
 
 
@@ -116,6 +122,10 @@ def medication_statement(patient_id: str, course: Course) -> Resource:
     reasons = reason_codes(course.start)
     if reasons:
         out["reasonCode"] = reasons
+    if course.stop is not None:
+        stop = course.stop.fact.body
+        assert isinstance(stop, i.MedicationDiscontinued)
+        out["statusReason"] = [concept(DISCONTINUATION_REASON, stop.reason, text=stop.reason.replace("_", " "))]
     return out
 
 
@@ -129,6 +139,7 @@ def adverse_event(patient_id: str, course: Course, effect: Source) -> Resource:
         "recordedDate": instant(effect.fact.recorded_at),
         "suspectEntity": [{"instance": ref("MedicationStatement", statement_id(course))}],
     }
+    out["event"] = concept(ADVERSE_EFFECT, body.effect, ADVERSE_EFFECTS.get(body.effect))
     if body.severity in ("mild", "moderate", "severe"):
         out["severity"] = concept(ADVERSE_EVENT_SEVERITY, body.severity, body.severity.capitalize())
     return out

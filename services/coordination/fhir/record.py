@@ -20,8 +20,8 @@ from services.coordination.projection.facts import Fact
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One projected event: its fact (coded body), who recorded it, and its payload as published
-    (read only for the one coded field the projection does not keep: an ICD-10 indication)."""
+    """One projected event: its fact (coded body, older versions upcast), who recorded it, and its
+    payload as published (kept for the record; the resources are made from the fact alone)."""
 
     fact: Fact
     actor: str | None

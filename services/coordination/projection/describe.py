@@ -21,6 +21,7 @@ from services.coordination.projection.state import Medication, PatientSummary
 
 ACRONYMS = {"cbt": "CBT", "act": "ACT"}
 UNKNOWN_DRUG = "unknown medication"
+OTHER = "other"  # a code that says nothing more (and every upcast v1 reason): left unsaid
 
 
 def describe(s: PatientSummary, f: Fact) -> str:
@@ -41,9 +42,10 @@ def describe(s: PatientSummary, f: Fact) -> str:
         case i.DoseAdjusted():
             return _adjusted(s.medications.get(body.medication_id), body)
         case i.MedicationDiscontinued():
-            return f"{_drug(s, body.medication_id)} stopped"
+            return f"{_drug(s, body.medication_id)} stopped{_coded(body.reason)}"
         case i.AdverseEffectReported():
-            return f"adverse effect of {_drug(s, body.medication_id)} reported ({words(body.severity)})"
+            effect = "" if body.effect == OTHER else f": {words(body.effect)}"
+            return f"adverse effect of {_drug(s, body.medication_id)} reported{effect} ({words(body.severity)})"
         case i.TherapyEpisodeStarted():
             setting = f" ({words(body.setting)})" if body.setting else ""
             return f"{modality(body.modality)} episode started at care step {body.care_step}{setting}"
@@ -108,6 +110,11 @@ def _reason(code: str | None) -> str:
     return f" ({words(code)})" if code else ""
 
 
+def _coded(code: str | None) -> str:
+    """A pharmacy reason in brackets, unless it is ``other`` (the words are in pharmacy's note)."""
+    return _reason(code) if code != OTHER else ""
+
+
 def _preferences(p: i.Preferences) -> str:
     parts = (["non-pharmacological first"] if p.prefers_non_pharmacological_first else []) + \
         ([f"language {p.language}"] if p.language else [])
@@ -138,17 +145,23 @@ def _started(body: i.MedicationStarted) -> str:
     if body.schedule.times_per_day:
         most = "up to " if body.schedule.as_needed else ""
         text += f" ({most}{number(daily_dose(body.dose, body.schedule))} {body.unit}/day)"
+    if body.indication:
+        text += f" for {body.indication.system} {body.indication.code}"
+    if body.override_reason:
+        text += f"; above the maximum ({words(body.override_reason)})"
     return text
 
 
 def _adjusted(course: Medication | None, body: i.DoseAdjusted) -> str:
+    why = _coded(body.reason) + (f"; above the maximum ({words(body.override_reason)})"
+                                 if body.override_reason else "")
     if course is None:  # the course's start never reached coordination
-        return f"{UNKNOWN_DRUG} {number(body.previous_dose)} → {number(body.dose)} {body.unit}"
+        return f"{UNKNOWN_DRUG} {number(body.previous_dose)} → {number(body.dose)} {body.unit}{why}"
     before = daily_dose(body.previous_dose, course.schedule)
     after = body.daily_dose if body.daily_dose is not None else daily_dose(body.dose, course.schedule)
     if course.unit == body.unit:
-        return f"{course.drug.name} {number(before)} → {number(after)} {body.unit}/day"
-    return f"{course.drug.name} {number(before)} {course.unit}/day → {number(after)} {body.unit}/day"
+        return f"{course.drug.name} {number(before)} → {number(after)} {body.unit}/day{why}"
+    return f"{course.drug.name} {number(before)} {course.unit}/day → {number(after)} {body.unit}/day{why}"
 
 
 def _drug(s: PatientSummary, medication_id: str) -> str:

@@ -14,8 +14,9 @@ from typing import cast
 
 from services.coordination.domain import CarePlanEvent
 from services.coordination.projection.inputs import READERS, Input, OtherEvent
-from shared.envelope import Envelope, EventRegistry
+from shared.envelope import Envelope, EventRegistry, parse_type
 from shared.errors import RuleViolation
+from shared.upcasts import upcast
 
 OWN_SERVICE = "coordination"
 
@@ -56,7 +57,8 @@ def read(env: Envelope, own: EventRegistry) -> Fact:
         body = cast(CarePlanEvent, own.decode(env))  # only care-plan events are registered
     else:
         reader = READERS.get((service, event_name), OtherEvent)
-        body = reader.model_validate(dict(env.payload))
+        # An older payload version in the producer's newest shape first (shared.upcasts).
+        body = reader.model_validate(upcast(service, event_name, parse_type(env.type)[2], env.payload))
     return Fact(
         event_id=env.id, patient_id=env.subject, clinic_id=env.clinic_id, service=service,
         event_name=event_name, stream_id=env.stream_id, sequence=env.stream_version,

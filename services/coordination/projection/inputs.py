@@ -2,11 +2,13 @@
 
 Services never import each other, so the payloads of assessment, pharmacy and therapy are
 read here through small models of their own that name only the fields coordination uses.
-Those fields are all codes, numbers and pseudonymous ids: free text (a pharmacy reason, an
-indication, an adverse effect's wording) and identity are never read, so they cannot reach
-a read model. A payload that lacks a field or gives it the wrong shape fails validation and
-the projection runner sets it aside as poison. Events are matched by service and event name,
-never by the versioned type string: a newer minor version with extra fields reads the same.
+Those fields are all codes, numbers and pseudonymous ids: free text and identity are never
+read, so they cannot reach a read model. A payload that lacks a field or gives it the wrong
+shape fails validation and the projection runner sets it aside as poison. Events are matched
+by service and event name, never by the versioned type string: an older version is first
+brought to the newest shape by the producer's own steps (``shared.upcasts``: pharmacy v1's
+free-text reasons, effect and indication read as ``other`` or absent), and a newer minor
+version with extra fields reads the same.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 """A code or id; a long string in a coded field is something else and is refused."""
@@ -69,9 +71,29 @@ class PatientIdentityErased(Reader):
 
 
 class Drug(Reader):
+    """The drug's code and the name to show: the formulary's (pharmacy puts it on the event
+    for a code it knows), else the code itself: pharmacy never publishes a client's words."""
+
     code: Code
     system: Code
     name: Code
+
+    @model_validator(mode="before")
+    @classmethod
+    def _code_when_unnamed(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("name"):
+            return {**data, "name": f"{data.get('system')} {data.get('code')}"}
+        return data
+
+    @property
+    def named(self) -> bool:
+        """Whether the name is the formulary's (not the code standing in for one)."""
+        return self.name != f"{self.system} {self.code}"
+
+
+class Indication(Reader):
+    system: Code
+    code: Code
 
 
 class Schedule(Reader):
@@ -101,6 +123,8 @@ class MedicationStarted(Reader):
     schedule: Schedule
     route: Code | None = None
     formulary: Formulary = Formulary()
+    indication: Indication | None = None
+    override_reason: Code | None = None
 
 
 class DoseAdjusted(Reader):
@@ -110,15 +134,19 @@ class DoseAdjusted(Reader):
     unit: Code
     direction: Code
     daily_dose: Amount | None = None
+    reason: Code = "other"
+    override_reason: Code | None = None
 
 
 class MedicationDiscontinued(Reader):
     medication_id: Code
+    reason: Code = "other"
 
 
 class AdverseEffectReported(Reader):
     medication_id: Code
     severity: Code
+    effect: Code = "other"
 
 
 # --------------------------------------------------------------------------- therapy

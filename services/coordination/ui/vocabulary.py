@@ -1,12 +1,13 @@
-"""What the pages show for codes: rule names, severities, acknowledgement reasons and each
-instrument's bands. Sent to the browser once per page as JSON, so the scripts hold no
-clinical tables of their own."""
+"""What the pages show for codes: rule names, severities, acknowledgement reasons, pharmacy's
+reasons and adverse effects, and each instrument's bands. Sent to the browser once per page as
+JSON, so the scripts hold no clinical tables of their own."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from services.coordination.domain.vocabulary import ACKNOWLEDGEMENT_REASONS
+from services.coordination.fhir.codes import ADVERSE_EFFECTS
 from services.coordination.rules.registry import RULES
 
 RULE_LABELS: dict[str, str] = {
@@ -34,6 +35,21 @@ ACK_REASON_LABELS: dict[str, str] = {
     "data_error": "Data error",
     "other": "Other",
 }
+
+# Pharmacy's codes (services do not import each other: the lists are pharmacy's
+# domain/vocabulary.py, which its OpenAPI publishes as enums; a code missing here is shown
+# with its underscores as spaces).
+DOSE_CHANGE_REASON_LABELS: dict[str, str] = {
+    "titration": "Titration", "insufficient_response": "Insufficient response", "adverse_effect": "Adverse effect",
+    "interaction": "Interaction", "patient_preference": "Patient preference", "taper": "Taper",
+    "maintenance": "Maintenance", "other": "Other"}
+DISCONTINUATION_REASON_LABELS: dict[str, str] = {
+    "remission": "Remission", "adverse_effect": "Adverse effect", "insufficient_response": "Insufficient response",
+    "patient_request": "Patient request", "interaction": "Interaction", "switch": "Switched to another drug",
+    "course_completed": "Course completed", "other": "Other"}
+OVERRIDE_REASON_LABELS: dict[str, str] = {
+    "benefit_outweighs_risk": "Benefit outweighs risk", "specialist_advice": "Specialist advice",
+    "previously_tolerated": "Previously tolerated", "no_alternative": "No alternative", "other": "Other"}
 
 # Each band's lower bound and label, as DOMAIN.md gives them (the assessment service scores
 # them; the pages only draw them). ``max`` is the instrument's highest total.
@@ -63,6 +79,9 @@ def page_vocabulary() -> dict[str, Any]:
         "severities": list(SEVERITIES),
         "ack_reasons": [[code, ACK_REASON_LABELS.get(code, code.replace("_", " "))]
                         for code in ACKNOWLEDGEMENT_REASONS],
+        "pharmacy": {"dose_change_reasons": DOSE_CHANGE_REASON_LABELS,
+                     "discontinuation_reasons": DISCONTINUATION_REASON_LABELS,
+                     "override_reasons": OVERRIDE_REASON_LABELS, "adverse_effects": ADVERSE_EFFECTS},
         "instruments": INSTRUMENTS,
         "instrument_order": list(INSTRUMENTS),  # the JSON's keys arrive sorted
     }

@@ -44,7 +44,7 @@ async def test_a_combination_cleared_by_a_stop_is_explained_without_the_note_to_
     assert resp.status_code == 200, resp.text
     stop = f"/v1/patients/{pid}/medications/{diazepam['medication_id']}/discontinuation"
     resp = await stack.pharmacy.post(stop, headers=CLINICIAN,
-                                     json={"reason": "taper", "effective_at": days_ago(10).isoformat()})
+                                     json={"reason": "interaction", "effective_at": days_ago(10).isoformat()})
     assert resp.status_code == 201, resp.text
     await flag_of(stack, pid, "dangerous_combination", "resolved")
 

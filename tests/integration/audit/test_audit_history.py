@@ -95,7 +95,7 @@ async def test_history_shows_every_event_with_its_metadata_and_chain_status(stac
                                      "no hash": 1}  # therapy 3, assessment 2, pharmacy 1, the decision, flags
     assert Counter(e["verification"] for e in events) == body["verification"]
 
-    started = next(e for e in events if e["type"] == "carecoord.pharmacy.MedicationStarted.v1")
+    started = next(e for e in events if e["type"] == "carecoord.pharmacy.MedicationStarted.v2")
     assert started["actor"] == "clin-1" and started["correlation_id"] and started["sequence"] == 1
     assert started["stream_id"].startswith("medication-") and started["recorded_at"] and started["hash"]
     raised = next(e for e in events if e["type"].startswith("carecoord.coordination.RiskFlagRaised"))

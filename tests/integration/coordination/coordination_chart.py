@@ -63,14 +63,16 @@ class Chart:
     async def start(self, drug: dict[str, str], dose: float, times: int, at: datetime, summary: str) -> None:
         body = await self._post(self.stack.pharmacy, "/medications", {
             "drug": drug, "dose": dose, "unit": "mg", "schedule": {"times_per_day": times},
-            "indication": "chronic pain after the accident at Müller GmbH", "started_at": at.isoformat()})
+            "indication": {"system": "ICD-10", "code": "F45.4"},
+            "indication_note": "chronic pain after the accident at Müller GmbH", "started_at": at.isoformat()})
         self.courses[drug["name"]] = (body["medication_id"], body["version"])
         self._expect(at, "pharmacy", "MedicationStarted", summary)
 
     async def adjust(self, drug: str, dose: float, at: datetime, summary: str) -> None:
         mid, version = self.courses[drug]
         body = await self._post(self.stack.pharmacy, f"/medications/{mid}/dose-adjustments", {
-            "dose": dose, "unit": "mg", "reason": "patient reports little change", "effective_at": at.isoformat(),
+            "dose": dose, "unit": "mg", "reason": "insufficient_response",
+            "reason_note": "patient reports little change", "effective_at": at.isoformat(),
             "expected_version": version})
         self.courses[drug] = (mid, body["version"])
         self._expect(at, "pharmacy", "DoseAdjusted", summary)
@@ -78,14 +80,15 @@ class Chart:
     async def effect(self, drug: str, severity: str, at: datetime, summary: str) -> None:
         mid, _ = self.courses[drug]
         body = await self._post(self.stack.pharmacy, f"/medications/{mid}/adverse-effects", {
-            "effect": "nausea every morning", "severity": severity, "observed_at": at.isoformat()})
+            "effect": "nausea", "effect_note": "nausea every morning", "severity": severity,
+            "observed_at": at.isoformat()})
         self.courses[drug] = (mid, body["version"])
         self._expect(at, "pharmacy", "AdverseEffectReported", summary)
 
     async def stop(self, drug: str, at: datetime, summary: str) -> None:
         mid, _ = self.courses[drug]
         await self._post(self.stack.pharmacy, f"/medications/{mid}/discontinuation", {
-            "reason": "no longer needed", "effective_at": at.isoformat()})
+            "reason": "remission", "reason_note": "no longer needed", "effective_at": at.isoformat()})
         self._expect(at, "pharmacy", "MedicationDiscontinued", summary)
 
     async def episode(self, modality: str, step: int, at: datetime, summary: str, setting: str | None = None

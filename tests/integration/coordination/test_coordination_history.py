@@ -42,7 +42,7 @@ async def chart_a(c: Chart) -> None:
     await c.score("PHQ-9", [2, 2, 2, 2, 2, 2, 2, 2, 0], d(1), "PHQ-9 16 (moderately severe)")
     await c.score("GAD-7", [2, 2, 1, 1, 1, 1, 1], d(1), "GAD-7 9 (mild)")  # same moment: recorded order
     await c.score("PHQ-15", [1] * 12 + [0] * 3, d(1, 10), "PHQ-15 12 (medium)")
-    await c.start(SERTRALINE, 50, 1, d(2, 10), "sertraline started, 50 mg once daily (50 mg/day)")
+    await c.start(SERTRALINE, 50, 1, d(2, 10), "sertraline started, 50 mg once daily (50 mg/day) for ICD-10 F45.4")
     await c.episode("cbt", 2, d(3, 14), "CBT episode started at care step 2 (individual)", setting="individual")
     s1 = await c.schedule(d(10, 14), f"CBT session scheduled for {iso_day(d(10))}")
     await c.complete(s1, d(10, 14, 50), 50, "CBT session completed (50 min)")
@@ -51,8 +51,8 @@ async def chart_a(c: Chart) -> None:
     await c.score("PHQ-9", [2, 2, 2, 2, 2, 1, 2, 1, 0], d(29), "PHQ-9 14 (moderate), was 16")
     await c.escalate("pharmacotherapy", "partial_response", d(30, 11),
                      f"escalation of pharmacotherapy decided (partial response), due {iso_day(d(44))}")
-    await c.adjust("sertraline", 100, d(31, 10), "sertraline 50 → 100 mg/day")
-    await c.effect("sertraline", "moderate", d(33, 8), "adverse effect of sertraline reported (moderate)")
+    await c.adjust("sertraline", 100, d(31, 10), "sertraline 50 → 100 mg/day (insufficient response)")
+    await c.effect("sertraline", "moderate", d(33, 8), "adverse effect of sertraline reported: nausea (moderate)")
     await c.life("housing", "worsened", "moderate", d(40), "housing worsened (moderate impact)")
     await c.review("life_change", ["return_to_work", "sleep_improvement"], d(45, 15),
                    "care plan reviewed (life change); goals: return to work, sleep improvement")
@@ -73,8 +73,8 @@ async def chart_b(c: Chart) -> dict[str, Any]:
     await c.score("PAIN-NRS", [7], d(5), "PAIN-NRS 7 (severe)")
     await c.score("PHQ-9", [3, 2, 2, 2, 2, 2, 1, 1, 1], d(5, 9, 10),
                   "PHQ-9 16 (moderately severe); safety item positive")
-    await c.start(OXYCODONE, 5, 2, d(6, 10), "oxycodone started, 5 mg twice daily (10 mg/day)")
-    await c.start(DULOXETINE, 30, 1, d(6, 10, 30), "duloxetine started, 30 mg once daily (30 mg/day)")
+    await c.start(OXYCODONE, 5, 2, d(6, 10), "oxycodone started, 5 mg twice daily (10 mg/day) for ICD-10 F45.4")
+    await c.start(DULOXETINE, 30, 1, d(6, 10, 30), "duloxetine started, 30 mg once daily (30 mg/day) for ICD-10 F45.4")
     await c.episode("cbt", 1, d(8, 14), "CBT episode started at care step 1 (remote)", setting="remote")
     await c.conference(["staff-1", "staff-2", "staff-7"], ["escalate_psychotherapy", "review_medication"],
                        d(20, 11), "case conference, 3 attendees: escalate psychotherapy, review medication")
@@ -85,7 +85,7 @@ async def chart_b(c: Chart) -> dict[str, Any]:
     await c.cancel(s1, d(24, 8), "clinic", "CBT session cancelled by the clinic")  # the day before
     s2 = await c.schedule(d(32, 14), f"CBT session scheduled for {iso_day(d(32))}")
     await c.complete(s2, d(32, 14, 50), 50, "CBT session completed (50 min)")
-    await c.stop("oxycodone", d(40, 9), "oxycodone stopped")
+    await c.stop("oxycodone", d(40, 9), "oxycodone stopped (remission)")
     await c.score("PHQ-9", [2, 2, 2, 2, 2, 2, 1, 1, 0], d(60), "PHQ-9 14 (moderate), was 16")
     return escalation
 
@@ -114,7 +114,8 @@ def check_timeline(entries: list[dict[str, Any]], chart: Chart) -> None:
     keys = [(e["occurred_at"], e["recorded_at"]) for e in entries]
     assert keys == sorted(keys, key=lambda k: (datetime.fromisoformat(k[0]), datetime.fromisoformat(k[1])))
     text = repr(entries)
-    for identity in ("Erika", "Mustermann", "1981", "Müller", "nausea", "accident", "little change"):
+    # identity and the notes beside pharmacy's codes (the code "nausea" itself is shown)
+    for identity in ("Erika", "Mustermann", "1981", "Müller", "every morning", "accident", "little change"):
         assert identity not in text, f"{identity!r} reached the timeline"
 
 
@@ -219,8 +220,8 @@ async def check_flags(stack: Stack, a: Chart, b: Chart, c: Chart) -> None:
 
 async def check_filters_and_scoping(stack: Stack, a: Chart, c: Chart) -> None:
     pharmacy = await read_timeline(stack, a.patient_id, a.headers, types="MedicationStarted,DoseAdjusted")
-    assert [e["summary"] for e in pharmacy] == ["sertraline started, 50 mg once daily (50 mg/day)",
-                                                "sertraline 50 → 100 mg/day"]
+    assert [e["summary"] for e in pharmacy] == ["sertraline started, 50 mg once daily (50 mg/day) for ICD-10 F45.4",
+                                                "sertraline 50 → 100 mg/day (insufficient response)"]
     therapy = await read_timeline(stack, a.patient_id, a.headers, services=["therapy", "coordination"])
     assert {e["service"] for e in therapy} == {"therapy", "coordination"} and len(therapy) == 12
     window = await read_timeline(stack, a.patient_id, a.headers, **{

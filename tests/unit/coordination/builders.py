@@ -59,20 +59,24 @@ def life_change(category: str, direction: str, impact: str, **kw: Any) -> Fact:
 
 
 def med_started(mid: str = "m-1", dose: float = 50, times: int | None = 1, as_needed: bool = False,
-                drug: dict[str, str] | None = None, snapshot: dict[str, Any] | None = None, **kw: Any) -> Fact:
+                drug: dict[str, str] | None = None, snapshot: dict[str, Any] | None = None,
+                indication: dict[str, str] | str | None = None, **kw: Any) -> Fact:
+    """A v2 start (codes only; the drug named as the formulary names it)."""
     return fact("pharmacy", "MedicationStarted", {
         "medication_id": mid, "drug": drug or SERTRALINE, "dose": dose, "unit": "mg",
         "schedule": {"times_per_day": times, "as_needed": as_needed}, "route": "oral",
-        "indication": "low mood since the divorce from Erika", "prescriber_id": "staff-1",
-        "formulary": snapshot or SNAPSHOT, "override_reason": None}, stream=f"medication-{mid}", **kw)
+        "indication": indication, "prescriber_id": "staff-1",
+        "formulary": snapshot or SNAPSHOT, "override_reason": None}, stream=f"medication-{mid}",
+        **({"version": 2} | kw))
 
 
 def dose_adjusted(mid: str, previous: float, dose: float, daily: float, direction: str = "increase",
-                  **kw: Any) -> Fact:
+                  reason: str = "other", **kw: Any) -> Fact:
+    """A v2 dose change; ``other`` (the default) adds nothing to the timeline's text."""
     return fact("pharmacy", "DoseAdjusted", {
         "medication_id": mid, "previous_dose": previous, "dose": dose, "unit": "mg", "direction": direction,
-        "reason": "Mr Smith asked for more", "prescriber_id": "staff-1", "daily_dose": daily},
-        stream=f"medication-{mid}", **kw)
+        "reason": reason, "prescriber_id": "staff-1", "daily_dose": daily, "override_reason": None},
+        stream=f"medication-{mid}", **({"version": 2} | kw))
 
 
 def therapy(name: str, payload: dict[str, Any], episode: str = "e-1", **kw: Any) -> Fact:

@@ -122,15 +122,36 @@ def test_assessment_record_and_team_decision_texts() -> None:
     ]
 
 
-def test_free_text_never_reaches_the_timeline() -> None:
-    start, adjust = med_started("m-1"), dose_adjusted("m-1", 50, 100, 100)
+def test_free_text_of_a_v1_event_never_reaches_the_timeline() -> None:
+    """v1 pharmacy events carried the client's words; read as v2 they carry ``other`` and no words."""
+    start = med_started("m-1", drug={"code": "36437", "system": "RxNorm", "name": "Erika's pills"}, version=1,
+                        indication="low mood since the divorce from Erika")
+    adjust = dose_adjusted("m-1", 50, 100, 100, reason="Mr Smith asked for more", version=1)
     rows, _ = project({}, [start, adjust])
     for row in rows:
         blob = f"{row.summary} {row.data}"
         assert "Erika" not in blob and "Smith" not in blob
-    assert "indication" not in rows[0].data and "reason" not in rows[1].data
+    assert rows[0].summary == "RxNorm 36437 started, 50 mg once daily (50 mg/day)"
+    assert rows[0].data["indication"] is None and rows[0].data["drug"]["name"] == "RxNorm 36437"
     assert rows[1].data == {"medication_id": "m-1", "previous_dose": 50, "dose": 100, "unit": "mg",
-                            "direction": "increase", "daily_dose": 100}
+                            "direction": "increase", "daily_dose": 100, "reason": "other", "override_reason": None}
+
+
+def test_v2_codes_say_why_in_the_timeline() -> None:
+    start = med_started("m-1", indication={"system": "ICD-10", "code": "F32.1"})
+    adjust = dose_adjusted("m-1", 50, 100, 100, reason="insufficient_response")
+    effect = fact("pharmacy", "AdverseEffectReported", {"medication_id": "m-1", "effect": "sexual_dysfunction",
+                                                        "severity": "moderate", "reporter_id": "s"},
+                  stream="medication-m-1", seq=3, at=day(15), version=2)
+    stop = fact("pharmacy", "MedicationDiscontinued", {"medication_id": "m-1", "reason": "adverse_effect",
+                                                       "prescriber_id": "s"},
+                stream="medication-m-1", seq=4, at=day(30), version=2)
+    assert texts(start, adjust, effect, stop) == [
+        "sertraline started, 50 mg once daily (50 mg/day) for ICD-10 F32.1",
+        "sertraline 50 → 100 mg/day (insufficient response)",
+        "adverse effect of sertraline reported: sexual dysfunction (moderate)",
+        "sertraline stopped (adverse effect)",
+    ]
     unknown = fact("assessment", "PatientTransferred", {"to_clinic_id": "clinic-b", "note": "moved in with Erika"})
     assert coded(unknown) == {}
 

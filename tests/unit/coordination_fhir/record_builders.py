@@ -17,7 +17,9 @@ from tests.unit.coordination.builders import PATIENT, SNAPSHOT, T0, envelope
 OXYCODONE = {"code": "7804", "system": "RxNorm", "name": "oxycodone"}
 DIAZEPAM = {"code": "N05BA01", "system": "ATC", "name": "diazepam"}
 SERTRALINE = {"code": "36437", "system": "RxNorm", "name": "sertraline"}
-FREE_TEXT = ("divorce from Erika", "Mr Smith asked", "nausea after the party", "moved back to Hamburg")
+FREE_TEXT = ("divorce from Erika", "Mr Smith asked", "nausea after the party", "moved back to Hamburg",
+             "Erika's pills")
+"""Words a v1 (free-text) pharmacy event could carry: :meth:`Chart.legacy_course` writes them."""
 
 
 def day(n: float, hour: int = 9) -> datetime:
@@ -32,9 +34,9 @@ class Chart:
     versions: dict[str, int] = field(default_factory=dict)
 
     def add(self, service: str, name: str, stream: str, at: datetime, payload: dict[str, Any],
-            actor: str | None = "staff-1") -> Source:
+            actor: str | None = "staff-1", version: int = 1) -> Source:
         self.versions[stream] = self.versions.get(stream, 0) + 1
-        env = envelope(service, name, payload, at=at, stream=stream, seq=self.versions[stream])
+        env = envelope(service, name, payload, at=at, stream=stream, seq=self.versions[stream], version=version)
         source = Source(read(env, registry()), actor, dict(env.payload))
         self.sources.append(source)
         return source
@@ -55,22 +57,40 @@ class Chart:
         return self.add("pharmacy", "MedicationStarted", f"medication-{mid}", at, {
             "medication_id": mid, "drug": drug, "dose": dose, "unit": "mg",
             "schedule": {"times_per_day": 2, "as_needed": as_needed}, "route": "oral",
-            "indication": indication or "low mood since the divorce from Erika", "prescriber_id": "staff-1",
-            "formulary": SNAPSHOT | {"atc": atc}, "override_reason": None})
+            "indication": {"system": "ICD-10", "code": indication} if indication else None,
+            "prescriber_id": "staff-1", "formulary": SNAPSHOT | {"atc": atc}, "override_reason": None}, version=2)
 
     def adjust(self, mid: str, previous: float, dose: float, at: datetime) -> Source:
         return self.add("pharmacy", "DoseAdjusted", f"medication-{mid}", at, {
             "medication_id": mid, "previous_dose": previous, "dose": dose, "unit": "mg",
-            "direction": "increase" if dose > previous else "decrease", "reason": "Mr Smith asked for more",
-            "prescriber_id": "staff-1", "daily_dose": dose * 2})
+            "direction": "increase" if dose > previous else "decrease", "reason": "insufficient_response",
+            "prescriber_id": "staff-1", "daily_dose": dose * 2, "override_reason": None}, version=2)
 
-    def effect(self, mid: str, severity: str, at: datetime) -> Source:
+    def effect(self, mid: str, severity: str, at: datetime, effect: str = "nausea") -> Source:
         return self.add("pharmacy", "AdverseEffectReported", f"medication-{mid}", at, {
-            "medication_id": mid, "effect": "nausea after the party", "severity": severity,
-            "reporter_id": "staff-2"}, actor="staff-2")
+            "medication_id": mid, "effect": effect, "severity": severity,
+            "reporter_id": "staff-2"}, actor="staff-2", version=2)
 
     def stop(self, mid: str, at: datetime) -> Source:
         return self.add("pharmacy", "MedicationDiscontinued", f"medication-{mid}", at, {
+            "medication_id": mid, "reason": "adverse_effect", "prescriber_id": "staff-1"}, version=2)
+
+    def legacy_course(self, mid: str, at: datetime) -> None:
+        """A course as v1 recorded it: every reason, effect, indication and the drug's name the
+        client's own words (:data:`FREE_TEXT`)."""
+        stream = f"medication-{mid}"
+        self.add("pharmacy", "MedicationStarted", stream, at, {
+            "medication_id": mid, "drug": {"code": "4493", "system": "RxNorm", "name": "Erika's pills"},
+            "dose": 20, "unit": "mg", "schedule": {"times_per_day": 1, "as_needed": False}, "route": "oral",
+            "indication": "low mood since the divorce from Erika", "prescriber_id": "staff-1",
+            "formulary": SNAPSHOT | {"atc": "N06AB03"}, "override_reason": None})
+        self.add("pharmacy", "DoseAdjusted", stream, at + timedelta(days=7), {
+            "medication_id": mid, "previous_dose": 20, "dose": 40, "unit": "mg", "direction": "increase",
+            "reason": "Mr Smith asked for more", "prescriber_id": "staff-1", "daily_dose": 40})
+        self.add("pharmacy", "AdverseEffectReported", stream, at + timedelta(days=8), {
+            "medication_id": mid, "effect": "nausea after the party", "severity": "mild", "reporter_id": "staff-2"},
+                 actor="staff-2")
+        self.add("pharmacy", "MedicationDiscontinued", stream, at + timedelta(days=9), {
             "medication_id": mid, "reason": "moved back to Hamburg", "prescriber_id": "staff-1"})
 
     def therapy(self, name: str, at: datetime, episode: str = "e-1", **payload: Any) -> Source:
@@ -113,7 +133,7 @@ def full_chart() -> Cohort:
     c.stop("sert", day(30))
     oxy = c.start("oxy", OXYCODONE, 5, day(20), indication="M54.5", as_needed=True)
     dia = c.start("dia", DIAZEPAM, 2, day(21))
-    c.effect("dia", "mild", day(22))
+    c.effect("dia", "mild", day(22), effect="somnolence")
     c.therapy("TherapyEpisodeStarted", day(4), modality="cbt", care_step=1, setting="remote",
               therapist_id="therapist-3")
     for n, (outcome, extra) in enumerate([("SessionCompleted", {"duration_min": 50, "techniques": ["thought_record"],

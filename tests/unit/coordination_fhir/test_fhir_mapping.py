@@ -16,7 +16,7 @@ from services.coordination.fhir.record import record_of
 from tests.unit.coordination.builders import PATIENT
 
 from .fhir_checks import ATC, LOINC, RXNORM, UCUM, check_code_systems, counts, unresolved, validated
-from .record_builders import FREE_TEXT, Cohort, full_chart, stored_flag
+from .record_builders import FREE_TEXT, Cohort, day, full_chart, stored_flag
 
 BASE = "https://coordination.example/v1/fhir"
 
@@ -97,15 +97,16 @@ def test_a_course_with_its_dose_steps_status_and_coded_indication(cohort: Cohort
                                                                        "boundsPeriod": None}
     assert oxy["reasonCode"] == [{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "M54.5"}]}]
     assert oxy["dosage"][0]["asNeededBoolean"] is True
-    assert "reasonCode" not in sert  # free text is not a code
+    assert "reasonCode" not in sert  # started without an indication
+    assert sert["statusReason"][0]["coding"][0]["code"] == "adverse_effect" and "statusReason" not in oxy
 
 
 def test_adverse_events_point_at_their_course(cohort: Cohort) -> None:
     b = made(cohort)
     statements = {m["id"]: m["medicationCodeableConcept"]["text"] for m in of_type(b, "MedicationStatement")}
     seen = {(statements[a["suspectEntity"][0]["instance"]["reference"].split("/")[1]],
-             a["severity"]["coding"][0]["code"]) for a in of_type(b, "AdverseEvent")}
-    assert seen == {("sertraline", "moderate"), ("diazepam", "mild")}
+             a["severity"]["coding"][0]["code"], a["event"]["coding"][0]["code"]) for a in of_type(b, "AdverseEvent")}
+    assert seen == {("sertraline", "moderate", "nausea"), ("diazepam", "mild", "somnolence")}
 
 
 def test_observations_carry_total_band_and_items(cohort: Cohort) -> None:
@@ -182,6 +183,21 @@ def test_the_patient_is_pseudonymous_and_no_free_text_leaves(cohort: Cohort) -> 
     assert patient["managingOrganization"] == {"reference": f"Organization/{org['id']}"}
     text = json.dumps(b)
     assert not [t for t in FREE_TEXT if t in text]
+
+
+def test_a_v1_course_is_exported_with_codes_only(cohort: Cohort) -> None:
+    """v1 events carried free text; upcast, they export ``other`` and no words at all."""
+    cohort.chart.legacy_course("legacy", day(40))
+    b = made(cohort)
+    text = json.dumps(b)
+    assert not [t for t in FREE_TEXT if t in text]
+    legacy = next(m for m in of_type(b, "MedicationStatement") if m["medicationCodeableConcept"]["text"]
+                  == "RxNorm 4493")
+    assert legacy["medicationCodeableConcept"]["coding"][0] == {"system": RXNORM, "code": "4493"}
+    assert "reasonCode" not in legacy and legacy["statusReason"][0]["coding"][0]["code"] == "other"
+    events = [a["event"]["coding"][0] for a in of_type(b, "AdverseEvent")]
+    assert {"system": "urn:carecoord:fhir:CodeSystem:adverse-effect", "code": "other",
+            "display": "Other adverse effect"} in events
 
 
 def test_events_of_a_course_that_never_started_here_are_left_out(cohort: Cohort) -> None:
