@@ -21,11 +21,12 @@ class Regimen:
     steps: tuple[float, ...] = ()  # the next doses, each below the formulary's daily maximum
     times_per_day: int = 1
     as_needed: bool = False
-    indication: str = "depression"
+    indication: str = "F32.1"  # ICD-10: moderate depressive episode
 
     @property
     def drug(self) -> dict[str, str]:
-        return {"code": self.rxcui, "system": "RxNorm", "name": self.name}
+        """The code alone: pharmacy names the drug as its formulary does."""
+        return {"code": self.rxcui, "system": "RxNorm"}
 
 
 DRUGS: dict[str, Regimen] = {r.name: r for r in (
@@ -33,20 +34,20 @@ DRUGS: dict[str, Regimen] = {r.name: r for r in (
     Regimen("sertraline", "36437", 50, (100, 150, 200)),
     Regimen("escitalopram", "321988", 10, (15, 20)),
     Regimen("citalopram", "2556", 20, (30, 40)),
-    Regimen("duloxetine", "72625", 30, (60, 90, 120), indication="depression with chronic pain"),
+    Regimen("duloxetine", "72625", 30, (60, 90, 120), indication="F32.1"),
     Regimen("venlafaxine", "39786", 75, (150, 225)),
-    Regimen("mirtazapine", "15996", 15, (30, 45), indication="depression with insomnia"),
-    Regimen("amitriptyline", "704", 10, (25, 50), indication="chronic pain"),
+    Regimen("mirtazapine", "15996", 15, (30, 45), indication="F32.1"),
+    Regimen("amitriptyline", "704", 10, (25, 50), indication="F45.4"),  # persistent somatoform pain
     # augmentation, sleep, anxiety
-    Regimen("quetiapine", "51272", 25, (50, 100), indication="augmentation"),
-    Regimen("zolpidem", "39993", 5, indication="insomnia"),
-    Regimen("lorazepam", "6470", 0.5, times_per_day=2, as_needed=True, indication="acute anxiety"),
+    Regimen("quetiapine", "51272", 25, (50, 100), indication="F33.1"),  # recurrent depression
+    Regimen("zolpidem", "39993", 5, indication="F51.0"),  # nonorganic insomnia
+    Regimen("lorazepam", "6470", 0.5, times_per_day=2, as_needed=True, indication="F41.1"),
     # pain: non-opioid, gabapentinoid, opioids
-    Regimen("pregabalin", "187832", 75, (150,), times_per_day=2, indication="neuropathic pain"),
-    Regimen("paracetamol", "161", 1000, times_per_day=3, indication="musculoskeletal pain"),
-    Regimen("ibuprofen", "5640", 400, times_per_day=3, indication="musculoskeletal pain"),
-    Regimen("tramadol", "10689", 50, (100,), times_per_day=3, indication="back pain"),
-    Regimen("oxycodone", "7804", 5, times_per_day=2, indication="back pain after a fall"),
+    Regimen("pregabalin", "187832", 75, (150,), times_per_day=2, indication="M79.2"),  # neuralgia
+    Regimen("paracetamol", "161", 1000, times_per_day=3, indication="M79.1"),  # myalgia
+    Regimen("ibuprofen", "5640", 400, times_per_day=3, indication="M79.1"),
+    Regimen("tramadol", "10689", 50, (100,), times_per_day=3, indication="M54.5"),  # low back pain
+    Regimen("oxycodone", "7804", 5, times_per_day=2, indication="M54.5"),
 )}
 
 SSRIS = ("sertraline", "escitalopram", "citalopram")

@@ -132,6 +132,7 @@ class Chart:
 
     # pharmacy -------------------------------------------------------------------------------
     def start(self, drug: str, when: At, dose: float | None = None, indication: str | None = None) -> str:
+        """``indication``: an ICD-10 code (the regimen's when None)."""
         regimen = DRUGS[drug]
         ref = f"c{len(self.courses) + 1}"
         course = self.courses[ref] = _Course(drug, when, dose if dose is not None else regimen.start)
@@ -140,11 +141,12 @@ class Chart:
             schedule["as_needed"] = True
         self._add("pharmacy", "/v1/patients/{patient}/medications",
                   {"drug": regimen.drug, "dose": course.dose, "unit": "mg", "schedule": schedule,
-                   "indication": indication or regimen.indication, "started_at": when},
+                   "indication": {"system": "ICD-10", "code": indication or regimen.indication},
+                   "started_at": when},
                   f"{ref}:start", "MedicationStarted", when, PHARMACY, stream=when, saves=(ref, "medication_id"))
         return ref
 
-    def titrate(self, ref: str, when: At, reason: str = "titration to the usual dose") -> None:
+    def titrate(self, ref: str, when: At, reason: str = "titration") -> None:
         """The regimen's next dose step."""
         course = self.courses[ref]
         self.adjust(ref, DRUGS[course.drug].steps[course.level], when, reason)
@@ -154,6 +156,7 @@ class Chart:
         return course.level < len(DRUGS[course.drug].steps)
 
     def adjust(self, ref: str, dose: float, when: At, reason: str) -> None:
+        """``reason``: one of pharmacy's dose-change codes."""
         course = self.courses[ref]
         steps = DRUGS[course.drug].steps
         course.level = next((i + 1 for i, s in enumerate(steps) if s == dose), course.level)
@@ -162,11 +165,13 @@ class Chart:
                   {"dose": dose, "unit": "mg", "reason": reason, "effective_at": when},
                   f"{ref}:dose:{when.minutes}", "DoseAdjusted", when, PHARMACY, stream=course.started)
 
-    def stop(self, ref: str, when: At, reason: str) -> None:
+    def stop(self, ref: str, when: At, reason: str, note: str | None = None) -> None:
+        """``reason``: one of pharmacy's discontinuation codes; ``note`` stays in pharmacy."""
         course = self.courses[ref]
         course.stopped = True
+        body: dict[str, Any] = {"reason": reason, "effective_at": when} | ({"reason_note": note} if note else {})
         self._add("pharmacy", f"/v1/patients/{{patient}}/medications/{{{ref}}}/discontinuation",
-                  {"reason": reason, "effective_at": when}, f"{ref}:stop", "MedicationDiscontinued", when,
+                  body, f"{ref}:stop", "MedicationDiscontinued", when,
                   PHARMACY, stream=course.started)
 
     def effect(self, ref: str, effect: str, severity: str, when: At) -> None:

@@ -17,10 +17,10 @@ def responder(s: Story) -> None:
     s.knots = RESPONDER
     drug = s.rng.choice(("sertraline", "escitalopram", "mirtazapine"))
     course = s.antidepressant(drug)
-    c.effect(course, "nausea" if drug != "mirtazapine" else "drowsiness", "mild", d(6, 8))
+    c.effect(course, "nausea" if drug != "mirtazapine" else "somnolence", "mild", d(6, 8))
     if s.rng.random() < 0.5:
         sleep = c.start("zolpidem", d(10))
-        c.stop(sleep, d(38), "sleep restored")
+        c.stop(sleep, d(38), "course_completed")
     s.ended_episode(s.therapy(), sessions=s.rng.randint(12, 15))
     s.scheduled_review()
     c.life("employment", "improved", "low", d(140, 16))  # back at work: the goals are revisited
@@ -40,7 +40,7 @@ def escalated_in_time(s: Story) -> None:
         s.knots = partial_then_better(decided + 4)
         c.escalate("pharmacotherapy", "partial_response", d(decided, 12))
         if c.can_titrate(course):
-            c.titrate(course, d(decided + 4), "partial response")
+            c.titrate(course, d(decided + 4), "insufficient_response")
         else:
             c.start(augmentation_for(drug), d(decided + 4))
         therapy = s.therapy("cbt", changes=[(decided + 10, "modality", "act", "partial_response")])
@@ -62,7 +62,7 @@ def relapse_handled(s: Story) -> None:
            s.rng.choice(("moderate", "high")), d(changed, 16))
     c.review("life_change", ["relapse_prevention", "daily_functioning"], d(changed + s.rng.randint(4, 10), 15))
     c.escalate("pharmacotherapy", "relapse", d(changed + 12, 12))
-    c.titrate(course, d(changed + 15), "relapse")
+    c.titrate(course, d(changed + 15), "insufficient_response")
     s.open_episode(s.therapy())
     s.scheduled_review()
 
@@ -74,7 +74,7 @@ def switch_after_effect(s: Story) -> None:
     first = s.rng.choice(("sertraline", "escitalopram", "citalopram"))
     course = c.start(first, d(2))
     c.effect(course, s.rng.choice(("agitation", "nausea", "headache")), "moderate", d(10, 8))
-    c.stop(course, d(13), "adverse effect")
+    c.stop(course, d(13), "adverse_effect")
     second = c.start(switch_for(first), d(14))
     c.titrate(second, d(28))
     s.ended_episode(s.therapy(), sessions=s.rng.randint(12, 15))

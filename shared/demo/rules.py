@@ -30,7 +30,7 @@ def polypharmacy(s: Story) -> None:
     s.scheduled_review()
     if s.variant == "resolved":
         c.conference(["review_medication", "deprescribe"], d(100, 13))
-        c.stop(zolpidem, d(104), "deprescribing after a case conference")
+        c.stop(zolpidem, d(104), "other", note="deprescribing after a case conference")
     else:
         c.conference(["continue_plan", "review_medication"], d(120, 13))
 
@@ -60,7 +60,7 @@ def dangerous_combination(s: Story) -> None:
         c.start("escitalopram", d(52))
         stop_at = 66
     if outcome == "resolved":
-        c.stop(second, d(stop_at), "risky combination")
+        c.stop(second, d(stop_at), "interaction")
     s.open_episode(s.therapy("cbt" if kind == "opioid_benzodiazepine" else None))
     s.scheduled_review()
 
@@ -73,7 +73,7 @@ def stalled_escalation(s: Story) -> None:
     c.escalate("pharmacotherapy", "non_response", d(decided, 12))
     if s.variant == "resolved":
         s.knots = stalled_then_better(decided + 24)
-        c.titrate(course, d(decided + 24), "escalation enacted late")
+        c.titrate(course, d(decided + 24), "insufficient_response")
     else:
         s.knots = ((0, 1.0), (14, 0.9), (28, 0.82), (decided, 0.8), (400, 0.78))
     s.open_episode(s.therapy())
@@ -89,7 +89,7 @@ def stalled_progress(s: Story) -> None:
     if s.variant == "resolved":
         s.knots = stalled_then_better(94)
         c.escalate("both", "non_response", d(90, 12))
-        c.stop(course, d(94), "non-response: switch")
+        c.stop(course, d(94), "switch")
         c.start(switch_for("escitalopram"), d(94))
         therapy.changes.append((s.t0 + 97, "modality", "behavioral_activation", "non_response"))
     else:
@@ -132,8 +132,8 @@ def rapid_titration(s: Story) -> None:
     if s.variant == "resolved":
         s.knots = RESPONDER
         course = s.antidepressant("sertraline", titrate=False)
-        c.titrate(course, d(9), "slow start, patient asked for more")
-        c.titrate(course, d(14), "patient asked for more")
+        c.titrate(course, d(9), "patient_preference")
+        c.titrate(course, d(14), "patient_preference")
     else:  # a relapse near the end, answered too fast
         changed = s.last - 22
         s.knots = with_relapse(RESPONDER, changed, peak=0.55)
@@ -141,8 +141,8 @@ def rapid_titration(s: Story) -> None:
         c.life("family", "worsened", "moderate", d(changed, 16))
         c.review("life_change", ["relapse_prevention"], d(changed + 5, 15))
         c.escalate("pharmacotherapy", "relapse", d(s.last - 8, 12))
-        c.titrate(course, d(s.last - 5), "relapse")
-        c.titrate(course, d(s.last - 1), "relapse, still worse")
+        c.titrate(course, d(s.last - 5), "insufficient_response")
+        c.titrate(course, d(s.last - 1), "insufficient_response")
     s.open_episode(s.therapy())
     s.scheduled_review()
 
@@ -154,12 +154,12 @@ def unreviewed_adverse_effect(s: Story) -> None:
     if s.variant == "resolved":
         course = s.antidepressant("sertraline", titrate=False)
         c.effect(course, "nausea", "moderate", d(9, 8))
-        c.adjust(course, 25, d(19), "adverse effect, answered late")
-        c.adjust(course, 50, d(33), "tolerated again")
+        c.adjust(course, 25, d(19), "adverse_effect")
+        c.adjust(course, 50, d(33), "titration")
         c.titrate(course, d(47))
     else:
         course = s.antidepressant("sertraline")
-        c.effect(course, s.rng.choice(("sexual dysfunction", "dizziness")), s.rng.choice(("moderate", "severe")),
+        c.effect(course, s.rng.choice(("sexual_dysfunction", "dizziness")), s.rng.choice(("moderate", "severe")),
                  d(s.last - 14, 8))
     s.open_episode(s.therapy())
     s.scheduled_review()
@@ -182,7 +182,7 @@ def safety(s: Story) -> None:
         c.life("bereavement", "worsened", "high", d(changed, 16))
         c.review("life_change", ["relapse_prevention", "self_management"], d(changed + 6, 15))
         c.escalate("both", "relapse", d(changed + 10, 12))
-        c.titrate(course, d(changed + 13), "relapse")
+        c.titrate(course, d(changed + 13), "insufficient_response")
         c.conference(["safety_plan", "increase_monitoring"], d(last + 1, 13))
     s.open_episode(s.therapy())
     s.scheduled_review()

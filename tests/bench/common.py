@@ -125,7 +125,7 @@ def payload(i: int) -> dict[str, object]:
         "unit": "mg",
         "route": "oral",
         "frequency": "once daily",
-        "reason": "titration per protocol after two weeks without relevant side effects",
+        "reason": "titration",
         "prescriber_id": "staff-0042",
     }
 

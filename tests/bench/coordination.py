@@ -46,6 +46,7 @@ from tests.bench.relay import raw_producer
 SOURCES = ("assessment", "pharmacy", "therapy", "coordination")
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SERTRALINE = {"code": "36437", "system": "RxNorm", "name": "sertraline"}
+PAYLOAD_VERSION = {"pharmacy": 2}  # pharmacy's events are v2 (codes); the others v1
 SNAPSHOT = {"version": "2026.1", "known": True, "atc": "N06AB06", "therapeutic_class": "N06AB", "opioid": False,
             "benzodiazepine": False, "serotonergic": True, "qt_prolonging": False, "cns_depressant": False,
             "max_daily_dose": {"value": 200, "unit": "mg"}}
@@ -66,7 +67,8 @@ class Stream:
 
     def add(self, name: str, at: datetime, **payload: Any) -> None:
         self.events.append(Envelope(
-            id=uuid.uuid4(), source=f"/carecoord/{self.service}", type=event_type(self.service, name, 1),
+            id=uuid.uuid4(), source=f"/carecoord/{self.service}",
+            type=event_type(self.service, name, PAYLOAD_VERSION.get(self.service, 1)),
             subject=self.patient_id, time=at, clinic_id=self.clinic_id, stream_id=self.stream_id,
             payload={"patient_id": self.patient_id, "occurred_at": at.isoformat(), **payload},
             stream_version=len(self.events) + 1, recorded_at=T0 + timedelta(days=120), actor="staff-1"))

@@ -391,7 +391,7 @@ async def closed_loop(name: str, workers: int, seconds: float, request: Request,
 
 def adjust_body(course: CourseRef) -> bytes:
     course.step += 1
-    return json.dumps({"dose": 50 if course.dose == 25 else 25, "unit": "mg", "reason": "titration per protocol",
+    return json.dumps({"dose": 50 if course.dose == 25 else 25, "unit": "mg", "reason": "titration",
                        "effective_at": (COURSE_START + timedelta(minutes=course.step)).isoformat(),
                        "expected_version": course.version}).encode()
 
@@ -481,7 +481,7 @@ async def start_courses(client: httpx.AsyncClient, pharmacy: Service, patient_id
         async with gate:
             resp = await client.post(f"{pharmacy.base}/v1/patients/{pid}/medications", json={
                 "drug": SERTRALINE, "dose": 25, "unit": "mg", "schedule": {"times_per_day": 1},
-                "indication": "depression", "started_at": COURSE_START.isoformat()})
+                "indication": {"system": "ICD-10", "code": "F32.1"}, "started_at": COURSE_START.isoformat()})
         if resp.status_code != 201:
             raise RuntimeError(f"starting a course answered {resp.status_code}: {resp.text[:300]}")
         body = resp.json()

@@ -67,13 +67,13 @@ class Patient:
     async def start(self, drug: dict[str, str], dose: float, times: int, day: float) -> None:
         body = await self.post("pharmacy", "/medications", {
             "drug": drug, "dose": dose, "unit": "mg", "schedule": {"times_per_day": times},
-            "indication": "synthetic", "started_at": self.day(day)})
+            "indication": {"system": "ICD-10", "code": "F32.1"}, "started_at": self.day(day)})
         self.courses[drug["name"]] = (body["medication_id"], body["version"])
 
     async def adjust(self, drug: str, dose: float, day: float) -> None:
         mid, version = self.courses[drug]
         body = await self.post("pharmacy", f"/medications/{mid}/dose-adjustments", {
-            "dose": dose, "unit": "mg", "reason": "little change", "effective_at": self.day(day),
+            "dose": dose, "unit": "mg", "reason": "insufficient_response", "effective_at": self.day(day),
             "expected_version": version})
         self.courses[drug] = (mid, body["version"])
 

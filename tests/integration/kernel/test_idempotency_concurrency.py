@@ -42,7 +42,7 @@ async def test_overlapping_retries_with_one_key_both_get_the_first_answer(
     for round_ in range(8):
         dose = 100 if round_ % 2 == 0 else 50
         headers = {**PRESCRIBER, "Idempotency-Key": f"adjust-{round_}"}
-        body = {"dose": dose, "unit": "mg", "reason": "partial response",
+        body = {"dose": dose, "unit": "mg", "reason": "insufficient_response",
                 "effective_at": f"2026-11-{2 + round_:02d}T08:00:00Z"}
         first, second = await asyncio.gather(
             pharmacy.post(f"{base}/{mid}/dose-adjustments", headers=headers, json=body),

@@ -21,7 +21,7 @@ from tests.support.services import wait_until
 
 SERTRALINE = {"code": "36437", "system": "RxNorm", "name": "sertraline"}
 START = {"drug": SERTRALINE, "dose": 50, "unit": "mg", "schedule": {"times_per_day": 1}, "route": "oral",
-         "indication": "depression", "started_at": "2026-11-01T08:00:00Z"}
+         "indication": {"system": "ICD-10", "code": "F32.1"}, "started_at": "2026-11-01T08:00:00Z"}
 
 EVERY_SERVICE = {
     "carecoord_build_info", "carecoord_http_requests", "carecoord_http_request_duration_seconds",
@@ -46,7 +46,7 @@ async def test_each_service_is_scraped_and_no_label_holds_a_patient_id(
         started = await ph.post(base, json=START, headers=PRESCRIBER)
         assert started.status_code == 201, started.text
         course = started.json()["medication_id"]
-        adjust = {"dose": 100, "unit": "mg", "reason": "partial response", "effective_at": "2026-11-15T08:00:00Z",
+        adjust = {"dose": 100, "unit": "mg", "reason": "insufficient_response", "effective_at": "2026-11-15T08:00:00Z",
                   "expected_version": 1}
         assert (await ph.post(f"{base}/{course}/dose-adjustments", json=adjust, headers=PRESCRIBER)).status_code == 201
         # The same expected version again: a concurrent writer's conflict.

@@ -56,7 +56,7 @@ async def test_the_runtime_role_runs_commands_but_cannot_rewrite_or_create(
         patient = enrolled.json()["patient_id"]
         started = await pharmacy.post(f"/v1/patients/{patient}/medications", headers=token("prescriber"), json={
             "drug": SERTRALINE, "dose": 50, "unit": "mg", "schedule": {"times_per_day": 1}, "route": "oral",
-            "indication": "depression", "started_at": "2026-11-01T08:00:00Z"})
+            "indication": {"system": "ICD-10", "code": "F32.1"}, "started_at": "2026-11-01T08:00:00Z"})
         assert started.status_code == 201, started.text
         read = await pharmacy.get(f"/v1/patients/{patient}/medications", headers=token("prescriber"))
         assert read.status_code == 200 and len(read.json()) == 1

@@ -41,7 +41,7 @@ async def test_an_erased_patient_is_read_but_receives_no_commands(serve: Callabl
         await th.post(f"{episodes}/{eid}/end", headers=COORD, json={"reason": "other",
                                                                     "ended_at": "2026-12-01T09:00:00Z"}),
         await ph.post(f"{medications}/{mid}/dose-adjustments", headers=PRESCRIBER, json={
-            "dose": 100, "unit": "mg", "reason": "partial response", "effective_at": "2026-11-15T08:00:00Z"}),
+            "dose": 100, "unit": "mg", "reason": "insufficient_response", "effective_at": "2026-11-15T08:00:00Z"}),
         await ph.post(medications, headers=PRESCRIBER, json={
             "drug": {"code": "36437", "system": "RxNorm", "name": "sertraline"}, "dose": 25, "unit": "mg",
             "schedule": {"times_per_day": 1}, "started_at": "2026-12-01T08:00:00Z"}),

@@ -112,7 +112,8 @@ def test_a_large_but_real_dose_is_accepted() -> None:
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
 async def test_nan_and_infinity_never_reach_a_route(value: str) -> None:
-    body = b'{"dose": ' + value.encode() + b', "unit": "mg", "reason": "r", "effective_at": "2026-01-01T08:00:00Z"}'
+    body = (b'{"dose": ' + value.encode() + b', "unit": "mg", "reason": "titration", '
+            b'"effective_at": "2026-01-01T08:00:00Z"}')
     async with _client() as http:
         response = await http.post("/v1/patients/p-1/medications/m-1/dose-adjustments", content=body,
                                    headers={"Content-Type": "application/json"})
