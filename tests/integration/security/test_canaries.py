@@ -16,11 +16,8 @@ identity table, in no other table of any service.
 
 Known exceptions, each an explicit allow-list in :mod:`canary_support`:
 
-* Issue 14 item 8 (not done yet): pharmacy copies some free text onto its events
-  (``ITEM_8_FIELDS``: ``indication``, ``reason``, ``override_reason``, adverse ``effect``,
-  ``drug.name``). A marker planted in one of those fields may appear in a Kafka event at a
-  field of the same name — and only there. When item 8 is done the set is emptied and this
-  test is the full check.
+* Issue 14 item 8 is done (``ITEM_8_FIELDS`` is empty): pharmacy's reasons, override, effect
+  and indication are codes and the drug's name the formulary's; nothing of pharmacy's is excused.
 * Staff identifiers (``STAFF_ID_FIELDS``: an episode's ``therapist_id``, a case conference's
   ``attendees``) travel on events by design, like every command's actor; the same rule holds
   for them. They take any string, so identity typed there reaches Kafka: an open point.
