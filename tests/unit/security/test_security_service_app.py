@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import stat
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -125,6 +126,8 @@ def _stack_module() -> Any:
     spec = importlib.util.spec_from_file_location("local_stack", ROOT / "deploy" / "local" / "stack.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # registered first: a dataclass in the module looks its module up while it is being made
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
