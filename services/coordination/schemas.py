@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -16,7 +16,8 @@ from services.coordination.domain.vocabulary import (
 )
 from shared.schemas import Strict
 
-StaffId = str
+# A staff id (the identity provider's subject), never a name: it travels on the events to Kafka.
+StaffId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@|-]*$")]
 
 
 class EscalationRequest(Strict):

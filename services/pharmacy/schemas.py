@@ -71,10 +71,16 @@ class Schedule(Strict):
         return self
 
 
+# Coded like every other value that reaches the events (and Kafka): words typed here could carry
+# identity that could never be erased.
+Route = Literal["oral", "sublingual", "buccal", "transdermal", "subcutaneous", "intramuscular", "intravenous",
+                "rectal", "inhaled", "intranasal", "topical", "other"]
+
+
 class StartRequest(_Dosed):
     drug: Drug
     schedule: Schedule
-    route: str = Field("oral", max_length=50, description="oral when not given")
+    route: Route = Field("oral", description="oral when not given")
     indication: Indication | None = Field(
         None, description='An ICD-10 code, e.g. {"system": "ICD-10", "code": "F32.1"}; words go in indication_note')
     indication_note: Note = None

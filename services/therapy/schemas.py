@@ -22,8 +22,9 @@ Codes = Annotated[list[Technique], Field(max_length=MAX_CODES_PER_SESSION)]
 class StartRequest(Strict):
     modality: Modality
     care_step: CareStep
-    therapist_id: str | None = Field(None, min_length=1, max_length=100,
-                                     description="the treating therapist's staff id")
+    therapist_id: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@|-]*$",
+                                     description="the treating therapist's staff id (the identity provider's "
+                                                 "subject, never a name: it travels on the events)")
     started_at: AwareDatetime
     setting: Setting | None = None
 

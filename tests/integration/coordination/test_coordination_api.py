@@ -152,6 +152,7 @@ async def test_refusals_roles_clinics_and_idempotent_retries(stack: Stack) -> No
 
 async def test_concurrent_decisions_about_one_patient_are_all_recorded(stack: Stack) -> None:
     pid = await enroll(stack.assessment)
+    await wait_for_entries(stack.pool, {pid: 1})  # known to coordination first: concurrency is the point
     bodies = [{"reason": "scheduled", "reviewed_at": f"2026-09-0{n + 1}T10:00:00Z"} for n in range(5)]
     results = await asyncio.gather(*(stack.coordination.post(f"/v1/patients/{pid}/care-plan-reviews",
                                                              headers=COORD, json=b) for b in bodies))

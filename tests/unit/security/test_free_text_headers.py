@@ -33,3 +33,23 @@ def test_bcp47_tags_are_accepted(tag: str) -> None:
 def test_anything_else_is_refused(text: str) -> None:
     with pytest.raises(ValidationError):
         Preferences(language=text)
+
+
+def test_a_route_is_a_code_and_a_staff_id_is_no_name() -> None:
+    from services.coordination.schemas import CaseConferenceRequest
+    from services.pharmacy.schemas import StartRequest
+    from services.therapy.schemas import StartRequest as EpisodeStart
+
+    start = {"drug": {"code": "36437", "system": "RxNorm"}, "dose": 50, "unit": "mg",
+             "schedule": {"times_per_day": 1}, "started_at": "2026-11-01T08:00:00Z"}
+    assert StartRequest.model_validate({**start, "route": "transdermal"}).route == "transdermal"
+    with pytest.raises(ValidationError, match="route"):
+        StartRequest.model_validate({**start, "route": "by mouth, ask Erika"})
+    episode = {"modality": "cbt", "care_step": 2, "started_at": "2026-11-01T08:00:00Z"}
+    assert EpisodeStart.model_validate({**episode, "therapist_id": "th-4"}).therapist_id == "th-4"
+    with pytest.raises(ValidationError, match="therapist_id"):
+        EpisodeStart.model_validate({**episode, "therapist_id": "Erika Mustermann"})
+    conference = {"held_at": "2026-09-12T13:00:00Z", "decisions": ["continue_plan"]}
+    assert CaseConferenceRequest.model_validate({**conference, "attendees": ["staff-1", "dr.a@clinic"]})
+    with pytest.raises(ValidationError, match="attendees"):
+        CaseConferenceRequest.model_validate({**conference, "attendees": ["Dr. Erika Mustermann"]})
