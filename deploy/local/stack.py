@@ -409,7 +409,10 @@ def kafka_acls(servers: str = f"127.0.0.1:{KAFKA_PORT}") -> None:
     try:
         asyncio.run(apply())
     except Exception as exc:
-        raise StackError(f"creating the Kafka ACLs failed: {type(exc).__name__}: {exc}") from exc
+        hint = ("; a broker this checkout did not start answers on the port and refuses its credentials "
+                "(stop that stack, or set CARECOORD_KAFKA_PORT to another port)"
+                if "Authentication failed" in str(exc) or "Unable to bootstrap" in str(exc) else "")
+        raise StackError(f"creating the Kafka ACLs failed: {type(exc).__name__}: {exc}{hint}") from exc
 
 
 def wait_kafka(timeout: float, since: int = 0, proc: subprocess.Popen | None = None,

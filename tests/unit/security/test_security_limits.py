@@ -170,13 +170,11 @@ def test_brackets_and_nan_inside_strings_do_not_count() -> None:
     assert json_problem(text, Limits(max_json_depth=2, max_json_array=2)) is None
 
 
-def test_the_scan_of_a_large_body_is_cheap() -> None:
-    import time
-
+def test_a_large_flat_body_within_the_limits_passes_the_scan() -> None:
+    # (its cost is not timed here: timings belong to benchmarks, not to tests on shared machines)
     body = b'{"a": [' + b",".join([b'"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"'] * 999) + b"]}"
-    started = time.perf_counter()
     assert json_problem(body, Limits()) is None
-    assert time.perf_counter() - started < 0.05
+    assert json_problem(body, Limits(max_json_array=998)) is not None
 
 
 @pytest.fixture()
