@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import importlib.util
 import json
 import math
 import os
@@ -62,6 +61,7 @@ from shared.auth import issue_token
 from shared.db import plain_dsn
 from shared.kafka.security import client_security
 from tests.bench.common import progress
+from tests.support import local_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 CLINIC = "bench-clinic"
@@ -167,11 +167,7 @@ class CourseRef:
 
 def _stack() -> ModuleType:
     """deploy/local/stack.py (standard library only), imported by path."""
-    spec = importlib.util.spec_from_file_location("carecoord_local_stack", ROOT / "deploy" / "local" / "stack.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return local_stack.load_stack()
 
 
 def service_env(run_id: str, services: Sequence[str] = SERVICES) -> dict[str, str]:

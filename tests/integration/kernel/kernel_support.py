@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import time
 import uuid
@@ -22,6 +21,7 @@ from shared.envelope import Envelope, EventRegistry, Metadata, new_envelope
 from shared.events import DomainEvent
 from shared.kafka.security import client_security
 from shared.outbox import OutboxRelay
+from tests.support import local_stack
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICE = "kerneltest"
@@ -159,8 +159,4 @@ def new_group() -> str:
 
 def load_stack() -> ModuleType:
     """deploy/local/stack.py, which starts and stops the real local broker."""
-    spec = importlib.util.spec_from_file_location("carecoord_stack", ROOT / "deploy/local/stack.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return local_stack.load_stack()

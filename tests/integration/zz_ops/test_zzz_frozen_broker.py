@@ -10,7 +10,6 @@ Named to run after every other test: it freezes the shared broker (and always re
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import signal
 import time
@@ -22,6 +21,7 @@ import asyncpg
 
 from shared.db import plain_dsn
 from tests.integration.ops.ops_support import Families, assess, enroll, scrape, services, total, value
+from tests.support import local_stack
 from tests.support.services import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,11 +30,7 @@ PER_ROUND = 4
 
 
 def _stack() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("carecoord_stack", ROOT / "deploy/local/stack.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return local_stack.load_stack()
 
 
 async def test_outbox_backlog_age_and_consumer_lag_move_with_a_frozen_broker(

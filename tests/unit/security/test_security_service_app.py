@@ -4,10 +4,8 @@ doses capped, NaN refused, and the local stack's secret file never readable by o
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import stat
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,6 +16,7 @@ import pytest
 from services.pharmacy.app import Settings as PharmacySettings
 from services.pharmacy.app import create_app as create_pharmacy
 from services.pharmacy.schemas import AdjustRequest, StartRequest
+from tests.support import local_stack
 
 SECRET = "security-test-secret-of-forty-bytes-0000"
 ROOT = Path(__file__).resolve().parents[3]
@@ -123,13 +122,7 @@ async def test_nan_and_infinity_never_reach_a_route(value: str) -> None:
 
 
 def _stack_module() -> Any:
-    spec = importlib.util.spec_from_file_location("local_stack", ROOT / "deploy" / "local" / "stack.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # registered first: a dataclass in the module looks its module up while it is being made
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return local_stack.load_stack()
 
 
 def test_the_local_secret_file_is_0600_in_a_0700_folder_from_its_creation(
