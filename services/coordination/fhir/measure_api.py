@@ -12,43 +12,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.coordination.audit.asof_reads import AsOf, checked
 from services.coordination.deps import Context
-from services.coordination.registry.api import FROM_TEXT, MAX_MONTHS, TO_TEXT, ClinicQuery, MeasuresReader
-from services.coordination.registry.measures import Month
+from services.coordination.registry.api import (
+    FROM_TEXT,
+    TO_TEXT,
+    ClinicQuery,
+    MeasuresReader,
+    clinic_measures,
+    measures_period,
+)
 
-from .measure_reports import clinic_measures, default_months, searchset
+from .measure_reports import searchset
 from .patient_api import FHIR_JSON, fhir_base
 
 router = APIRouter(prefix="/v1/fhir", tags=["FHIR"])
-
-
-def _unprocessable(name: str, msg: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                         [{"loc": ["query", name], "msg": msg, "type": "value_error"}])
-
-
-def _month(name: str, text: str | None, default: Month) -> Month:
-    if text is None:
-        return default
-    try:
-        return Month.parse(text)
-    except ValueError as exc:
-        raise _unprocessable(name, str(exc)) from None
-
-
-def months(moment: datetime, first: str | None, last: str | None) -> tuple[Month, Month]:
-    """``from`` and ``to`` as ``GET /v1/measures`` reads them (its defaults and limits)."""
-    to = _month("to", last, Month.of(moment))
-    frm = _month("from", first, default_months(to.start)[0])
-    if frm > to:
-        raise _unprocessable("from", "from is after to")
-    if (to.year - frm.year) * 12 + to.month - frm.month >= MAX_MONTHS:
-        raise _unprocessable("from", f"at most {MAX_MONTHS} months at once")
-    return frm, to
 
 
 @router.get("/MeasureReport", response_class=JSONResponse,
@@ -63,7 +44,7 @@ async def measure_reports(
 ) -> JSONResponse:
     now = datetime.now(UTC)
     moment = checked(as_of) if as_of is not None else now
-    frm, to = months(moment, first, last)
+    frm, to = measures_period(moment, first, last)
     clinics = sorted(principal.clinic_ids if clinic is None else principal.clinic_ids & {clinic})
     result = await clinic_measures(ctx.pool, clinics, moment, frm, to)
     return JSONResponse(searchset(result, fhir_base(request), str(request.url), now), media_type=FHIR_JSON)

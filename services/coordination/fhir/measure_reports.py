@@ -1,5 +1,5 @@
 """The quality measures as FHIR ``MeasureReport`` resources, and a search's answer as a Bundle
-(type searchset); pure but for :func:`clinic_measures`, the read.
+(type searchset); pure (the read is the registry's :func:`clinic_measures`).
 
 The registry builds the reports (:mod:`services.coordination.registry.reports`, one summary
 report per clinic, month and measure); here they become resources of this export: an id like
@@ -10,13 +10,9 @@ reference resolves. A summary report names no patient.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
-
-from services.coordination.registry.inputs import care_records
-from services.coordination.registry.measures import MeasuresResult, Month, compute
+from services.coordination.registry.measures import MeasuresResult, default_period
 from services.coordination.registry.reports import measure_report
 
 from .bundle import organization
@@ -26,17 +22,8 @@ from .common import Resource
 MEASURE_REPORT = "MeasureReport"
 
 
-def default_months(as_of: datetime) -> tuple[Month, Month]:
-    """The twelve months up to the month of ``as_of``, as ``GET /v1/measures`` defaults to."""
-    last = Month.of(as_of)
-    return Month(last.year - 1, last.month).next(), last
-
-
-async def clinic_measures(pool: asyncpg.Pool, clinics: Sequence[str], as_of: datetime, first: Month,
-                          last: Month) -> MeasuresResult:
-    """The measures of ``clinics`` from what had been recorded by ``as_of`` (the registry's read
-    and definitions: the same numbers as ``GET /v1/measures``)."""
-    return compute(await care_records(pool, clinics, as_of), as_of, first, last, clinics)
+# the registry's: the twelve months up to a moment, and its one read of the measures
+default_months = default_period
 
 
 def measure_report_resources(result: MeasuresResult) -> list[Resource]:

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from services.coordination.registry.api import clinic_measures
 from shared.access_log import INSERT as ACCESS_LOG_INSERT
 from shared.auth import Principal
 
 from . import jobs
 from .bundle import organization, patient_resources
 from .export import Wanted, ndjson_by_type
-from .measure_reports import MEASURE_REPORT, clinic_measures, default_months, measure_report_resources
+from .measure_reports import MEASURE_REPORT, default_months, measure_report_resources
 from .reads import clinic_patients, records
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
@@ -22,7 +24,7 @@ from shared.auth import Principal, Role, require_roles
 
 from . import caseload as cl
 from .inputs import care_records, enrolled_by, open_flags
-from .measures import MEASURES, VERSION, Cell, MeasuresResult, Month, compute
+from .measures import MEASURES, VERSION, Cell, MeasuresResult, Month, PeriodError, compute, period
 from .schemas import CaseloadPage, MeasuresPage
 
 router = APIRouter(tags=["caseload and quality measures"])
@@ -32,7 +34,6 @@ MeasuresReader = Annotated[Principal, Depends(require_roles(Role.COORDINATOR, Ro
 ClinicQuery = Annotated[str | None, Query(max_length=100, description="one of the caller's clinics (default: all)")]
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
-MAX_MONTHS = 60
 FROM_TEXT = "first month, YYYY-MM (default: 11 months before to)"
 TO_TEXT = "last month, YYYY-MM (default: the month of as_of)"
 
@@ -124,15 +125,6 @@ async def caseload(
 # --------------------------------------------------------------------------- measures
 
 
-def _month(name: str, text: str | None, default: Month) -> Month:
-    if text is None:
-        return default
-    try:
-        return Month.parse(text)
-    except ValueError as exc:
-        raise _unprocessable(name, str(exc)) from None
-
-
 def _cell_json(cell: Cell, patients: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"measure_id": cell.measure_id, "numerator": len(cell.numerator),
                            "denominator": len(cell.denominator), "rate": cell.rate}
@@ -157,9 +149,24 @@ def result_json(result: MeasuresResult, patients: bool) -> dict[str, Any]:
     }
 
 
+async def clinic_measures(pool: asyncpg.Pool, clinics: Sequence[str], as_of: datetime, first: Month,
+                          last: Month) -> MeasuresResult:
+    """The measures of ``clinics`` from what had been recorded by ``as_of`` (every reader of the
+    measures — this API, the FHIR MeasureReports, the bulk export — goes through here)."""
+    return compute(await care_records(pool, clinics, as_of), as_of, first, last, clinics)
+
+
+def measures_period(as_of: datetime, first: str | None, last: str | None) -> tuple[Month, Month]:
+    """:func:`period`, its refusals as 422s naming the query field."""
+    try:
+        return period(as_of, first, last)
+    except PeriodError as exc:
+        raise _unprocessable(exc.field, str(exc)) from None
+
+
 async def measures_result(ctx: CoordinationContext, clinics: list[str], as_of: datetime, first: Month,
                           last: Month) -> MeasuresResult:
-    return compute(await care_records(ctx.pool, clinics, as_of), as_of, first, last, clinics)
+    return await clinic_measures(ctx.pool, clinics, as_of, first, last)
 
 
 # Unset fields are left out: median_days belongs to the median measure, patients to include=patients.
@@ -173,12 +180,7 @@ async def measures(
     include: Annotated[Literal["patients"] | None, Query(description="patients: the ids behind each number")] = None,
 ) -> MeasuresPage:
     moment = checked(as_of) if as_of is not None else datetime.now(UTC)
-    to = _month("to", last, Month.of(moment))
-    frm = _month("from", first, Month(to.year - 1, to.month).next())
-    if frm > to:
-        raise _unprocessable("from", "from is after to")
-    if (to.year - frm.year) * 12 + to.month - frm.month >= MAX_MONTHS:
-        raise _unprocessable("from", f"at most {MAX_MONTHS} months at once")
+    frm, to = measures_period(moment, first, last)
     result = await measures_result(ctx, _clinics(principal, clinic), moment, frm, to)
     if include == "patients":
         clinic_of = {p: c.clinic_id for c in result.cells for p in c.denominator}

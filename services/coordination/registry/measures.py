@@ -235,6 +235,45 @@ class Month(NamedTuple):
         return f"{self.year:04d}-{self.month:02d}"
 
 
+MAX_MONTHS = 60  # months in one query
+
+
+class PeriodError(ValueError):
+    """A ``from``/``to`` that names no period the measures are given for; ``field`` says which."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def default_period(as_of: datetime) -> tuple[Month, Month]:
+    """The twelve months up to the month of ``as_of``."""
+    last = Month.of(as_of)
+    return Month(last.year - 1, last.month).next(), last
+
+
+def period(as_of: datetime, first: str | None, last: str | None) -> tuple[Month, Month]:
+    """``from`` and ``to`` (``YYYY-MM``, either may be left out) as the measures read them: ``to``
+    defaults to the month of ``as_of``, ``from`` to eleven months before ``to``, at most
+    ``MAX_MONTHS`` months."""
+
+    def parsed(field: str, text: str | None, default: Month) -> Month:
+        if text is None:
+            return default
+        try:
+            return Month.parse(text)
+        except ValueError as exc:
+            raise PeriodError(field, str(exc)) from None
+
+    to = parsed("to", last, Month.of(as_of))
+    frm = parsed("from", first, default_period(to.start)[0])
+    if frm > to:
+        raise PeriodError("from", "from is after to")
+    if (to.year - frm.year) * 12 + to.month - frm.month >= MAX_MONTHS:
+        raise PeriodError("from", f"at most {MAX_MONTHS} months at once")
+    return frm, to
+
+
 def months(first: Month, last: Month) -> list[Month]:
     out, m = [], first
     while m <= last:
