@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from shared.auth.principal import Principal, Role
-from shared.auth.tokens import AuthConfig, AuthError, verify_token
+from shared.auth.tokens import AuthConfig, AuthError, VerifiedTokens, verify_token_until
 from shared.limits import RateLimiter, retry_after
 
 _log = logging.getLogger(__name__)
@@ -37,9 +37,12 @@ class Authenticator:
     answered 429 with ``Retry-After``.
     """
 
-    def __init__(self, config: AuthConfig, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, config: AuthConfig, limiter: RateLimiter | None = None,
+                 cache_size: int = 10_000) -> None:
         self.config = config
         self.limiter = limiter
+        # Each distinct token is verified once (until it expires), not on every request.
+        self.tokens = VerifiedTokens(config, cache_size)
 
     def _bearer_token(self, authorization: str | None) -> str:
         if not authorization:
@@ -54,14 +57,22 @@ class Authenticator:
             raise _unauthorized("not authenticated")
         return token
 
+    async def verify(self, token: str) -> Principal:
+        """The token's principal (verified once per distinct token), or AuthError."""
+        principal = self.tokens.get(token)
+        if principal is not None:
+            return principal
+        if self.config.jwks_url is None:
+            return self.tokens.verify(token)
+        # A JWKS cache miss is blocking network I/O; keep it off the event loop.
+        principal, expires = await run_in_threadpool(verify_token_until, token, self.config)
+        self.tokens.put(token, principal, expires)
+        return principal
+
     async def authenticate(self, authorization: str | None) -> Principal:
         token = self._bearer_token(authorization)
         try:
-            if self.config.jwks_url is not None:
-                # A JWKS cache miss is blocking network I/O; keep it off the event loop.
-                principal = await run_in_threadpool(verify_token, token, self.config)
-            else:
-                principal = verify_token(token, self.config)
+            principal = await self.verify(token)
         except AuthError as exc:
             _log.info("token rejected: %s", exc.reason)
             raise _unauthorized("invalid or expired token") from None

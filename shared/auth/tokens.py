@@ -13,7 +13,10 @@ token material, so it is safe to log.
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -180,6 +183,12 @@ def verify_token(token: str, config: AuthConfig) -> Principal:
     With a JWKS URL this may fetch keys over the network (cached afterwards); async
     callers should run it off the event loop in that case.
     """
+    return verify_token_until(token, config)[0]
+
+
+def verify_token_until(token: str, config: AuthConfig) -> tuple[Principal, float]:
+    """:func:`verify_token`, and the moment (Unix seconds) from which verification refuses
+    the token as expired: its ``exp`` plus the configured leeway."""
     if not isinstance(token, str) or not token:
         raise AuthError("missing token")
     if len(token) > config.max_token_bytes:
@@ -193,7 +202,61 @@ def verify_token(token: str, config: AuthConfig) -> Principal:
         raise AuthError("claim sub too long")
     roles = Role.parse_known(_string_list(claims, "roles", config.max_list_items))
     clinics = frozenset(_string_list(claims, "clinics", config.max_list_items))
-    return Principal(staff_id=sub, roles=roles, clinic_ids=clinics)
+    # jwt.decode accepted exp as int(value) (checked again by _check_lifetime).
+    return Principal(staff_id=sub, roles=roles, clinic_ids=clinics), int(claims["exp"]) + config.leeway_seconds
+
+
+class VerifiedTokens:
+    """Tokens that verified, by their exact text, so a client's next request with the same
+    token costs a dictionary lookup instead of a signature check and a claims parse.
+
+    An entry answers until the token expires (``exp`` plus the leeway, the moment
+    :func:`verify_token` starts refusing it) and, at the latest, ``max_age`` seconds after
+    it was verified, so a token signed with a key the identity provider has since revoked
+    stops being accepted within the JWKS cache's time, as without this cache. Only tokens
+    that verified are kept (a forged or malformed one is checked in full every time), and
+    at most ``size``, least recently used dropped: nobody without a signing key can add one.
+    Lookups and inserts run on the event loop; only the verification itself may run in a
+    thread (:class:`shared.auth.Authenticator`)."""
+
+    def __init__(self, config: AuthConfig, size: int = 10_000, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        if size <= 0:
+            raise ValueError("size must be positive")
+        self.config = config
+        self.size = size
+        self.max_age = config.jwks_cache_seconds
+        self.clock = clock
+        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> Principal | None:
+        """The principal of a token verified before and still valid, else None."""
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        principal, until = entry
+        if self.clock() >= until:
+            del self._entries[token]  # expired: verified again, which refuses it
+            return None
+        self._entries.move_to_end(token)
+        return principal
+
+    def put(self, token: str, principal: Principal, expires: float) -> None:
+        self._entries[token] = (principal, min(expires, self.clock() + self.max_age))
+        self._entries.move_to_end(token)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def verify(self, token: str) -> Principal:
+        """The token's principal from the cache, or verified now (and kept); AuthError if it fails."""
+        principal = self.get(token)
+        if principal is None:
+            principal, expires = verify_token_until(token, self.config)
+            self.put(token, principal, expires)
+        return principal
 
 
 def issue_token(
