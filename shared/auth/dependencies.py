@@ -59,9 +59,9 @@ class Authenticator:
 
     async def verify(self, token: str) -> Principal:
         """The token's principal (verified once per distinct token), or AuthError."""
-        principal = self.tokens.get(token)
-        if principal is not None:
-            return principal
+        cached = self.tokens.get(token)
+        if cached is not None:
+            return cached
         if self.config.jwks_url is None:
             return self.tokens.verify(token)
         # A JWKS cache miss is blocking network I/O; keep it off the event loop.
