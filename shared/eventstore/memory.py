@@ -40,7 +40,8 @@ class InMemoryEventStore:
             stream = self._streams.setdefault(stream_id, [])
             if expected_version is not None and expected_version != len(stream):
                 raise ConcurrencyError(stream_id, expected_version, len(stream))
-            # As PostgreSQL's: recorded_at never goes backwards across the store.
+            # recorded_at never goes backwards (PostgreSQL promises it per stream; one lock here
+            # serialises every append, so across the store too).
             now = datetime.now(UTC)
             if self._all and self._all[-1].recorded_at is not None:
                 now = max(now, self._all[-1].recorded_at)

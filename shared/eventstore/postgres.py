@@ -2,15 +2,19 @@
 
 Gap safety: PostgreSQL hands out identity values in call order but makes rows visible in
 commit order, so a reader tailing ``position > last`` can skip an event that a slower
-transaction commits later. Appends therefore take one transaction-scoped advisory lock
-before they draw positions: positions are drawn and committed in the same order, and a
-reader that has seen position P will never see a smaller one appear later. The lock is held
-for one call of ``append_batch`` plus the commit; batched appends amortise it.
+transaction commits later. Appends to different streams nevertheless commit side by side
+(and share fsyncs): an append locks only its own stream, plus the store's append lock in
+share mode (see kernel_0005). Readers of the whole store follow commit order instead: every
+row carries the id of the transaction that wrote it, and :meth:`PostgresEventStore.read_all`
+returns rows in ``(transaction id, position)`` order, only those of transactions below the
+oldest one still running, so nothing can later appear before a reader's cursor.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -30,16 +34,18 @@ from shared.eventstore.base import (
 )
 from shared.migrations import upgrade_pool
 
-# The append lock (taken inside append_batch, see migrations.py) is keyed by schema:
-# advisory locks are per database, and services or tests that share a database but not a
-# schema must not serialise on each other.
+# The append and stream locks (taken inside append_events, see kernel_0005) are keyed by
+# schema: advisory locks are per database, and services or tests that share a database but
+# not a schema must not wait for each other.
 
 _COLUMNS = ("event_id, stream_id, stream_version, event_type, source, subject, clinic_id, "
             "occurred_at, recorded_at, correlation_id, causation_id, actor, traceparent, "
             "payload, hash")
 
 
-# Transaction-scoped advisory lock serialising a store's appends (second key: the schema).
+# Transaction-scoped advisory lock of a store (second key: the schema): every append holds it
+# in share mode, so appends run side by side; taken exclusively it waits for the appends in
+# flight and holds new ones back (a chain checkpoint's consistent view).
 APPEND_LOCK = 1667330661
 
 
@@ -83,6 +89,29 @@ _APPEND = ("SELECT * FROM append_events($1, $2, $3, $4::uuid[], $5::text[], $6::
            "$16::text[], $17)")
 
 
+# The cursor is the (transaction, position) of the event at $1; rows only of transactions that
+# have ended for this statement's snapshot (below its xmin), so none can appear behind it later.
+_READ_ALL = f"""
+WITH cursor AS (
+    SELECT coalesce((SELECT e.transaction_id FROM events e WHERE e.global_position = $1), '0'::xid8) AS tx
+)
+SELECT global_position, {_COLUMNS} FROM events, cursor
+WHERE (transaction_id, global_position) > (cursor.tx, $1)
+  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY transaction_id, global_position
+LIMIT $2
+"""
+# Committed events after the cursor that _READ_ALL holds back behind a running transaction.
+_HELD_BACK = """
+WITH cursor AS (
+    SELECT coalesce((SELECT e.transaction_id FROM events e WHERE e.global_position = $1), '0'::xid8) AS tx
+)
+SELECT EXISTS (SELECT 1 FROM events, cursor WHERE (transaction_id, global_position) > (cursor.tx, $1)
+                                            AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))
+"""
+READ_ALL_SETTLE = 1.0  # seconds; see read_all
+
+
 class PostgresEventStore:
     """One service's event store. ``outbox_topic`` set: every append also queues its events
     for the relay, in the same transaction."""
@@ -106,8 +135,8 @@ class PostgresEventStore:
         """Append atomically, in one round trip. ``within`` runs in the same transaction after
         the insert (an idempotency record, say), so it commits or rolls back with the events.
 
-        Versions, recorded_at and hashes are assigned by the database under the append lock
-        (see migrations.py); everything else is prepared here, before the lock is taken."""
+        Versions, recorded_at and hashes are assigned by the database under the stream's lock
+        (see kernel_0005); everything else is prepared here, before the lock is taken."""
         check_batch(stream_id, events)
         arguments = _arguments(events)
         try:
@@ -148,7 +177,7 @@ class PostgresEventStore:
         outbox rows commit with whatever else the caller writes (a read model's rows, say).
 
         Same SQL function and lock as :meth:`append`; the outbox row goes to ``topic`` (the
-        store's own topic when None). The append lock is held until the caller commits, so
+        store's own topic when None). The stream's lock is held until the caller commits, so
         callers append last. A refused append leaves the caller's transaction aborted: there
         is no retry to answer here, so a reused event id is an error, not a replay."""
         check_batch(stream_id, events)
@@ -177,7 +206,8 @@ class PostgresEventStore:
         projection announcing changes of many patients' streams in one batch). Each
         (stream, expected version, events) is appended as :meth:`append_on` would; the stored
         versions are not returned. The first refusal raises as there and aborts the caller's
-        transaction, the other streams' appends with it."""
+        transaction, the other streams' appends with it. Streams are locked in id order, so
+        two such transactions over overlapping streams cannot deadlock on each other."""
         if not appends:
             return
         for stream_id, _, events in appends:
@@ -187,7 +217,8 @@ class PostgresEventStore:
         box = topic if topic is not None else self.outbox_topic
         try:
             await conn.executemany(_APPEND, [(APPEND_LOCK, stream_id, expected, *_arguments(events), box)
-                                             for stream_id, expected, events in appends])
+                                             for stream_id, expected, events in
+                                             sorted(appends, key=lambda a: a[0])])
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == "CC001":
                 raise ConcurrencyError("(one of several streams)", None, int(exc.args[0])) from None
@@ -206,10 +237,26 @@ class PostgresEventStore:
             "AND stream_version >= $2 ORDER BY stream_version", stream_id, from_version)
         return [row_to_envelope(r) for r in rows]
 
-    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[Envelope]:
-        rows = await self.pool.fetch(
-            f"SELECT global_position, {_COLUMNS} FROM events WHERE global_position > $1 "
-            "ORDER BY global_position LIMIT $2", after_position, limit)
+    async def read_all(self, after_position: int = 0, limit: int = 1000,
+                       settle: float = READ_ALL_SETTLE) -> list[Envelope]:
+        """Events in commit order after the event at ``after_position`` (a position this method
+        returned; 0 for the start), at most ``limit``. Commit order is by transaction, so
+        positions need not ascend along a page; a reader keeps the last event's position as
+        its cursor. Events of transactions that overlap a still-running older one (of any
+        database on the server: transaction ids are the server's) wait until it ends, so a
+        tailing reader never skips an event committed late. Such a wait is usually a few
+        milliseconds; a short page held back by one is read again for up to ``settle``
+        seconds, so a caller reading "everything so far" gets it unless a transaction stays
+        open longer than that."""
+        deadline = time.monotonic() + settle
+        while True:
+            rows = await self.pool.fetch(_READ_ALL, after_position, limit)
+            if len(rows) >= limit or time.monotonic() >= deadline:
+                break
+            last = rows[-1]["global_position"] if rows else after_position
+            if not await self.pool.fetchval(_HELD_BACK, last):
+                break
+            await asyncio.sleep(0.005)
         return [row_to_envelope(r) for r in rows]
 
     async def read_subject(self, subject: str, as_of: datetime | None = None) -> list[Envelope]:
