@@ -31,6 +31,41 @@ SESSION_SETTINGS = {
 }
 
 
+class Connection(asyncpg.Connection):
+    """A pooled connection that knows whether a caller left session state on it.
+
+    asyncpg's default reset runs ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` every time a connection goes back to the pool: one more round trip for every
+    ``pool.fetchval``, and with several short reads per command the largest share of a
+    command's round trips. Nearly every use leaves nothing behind (transactions end, advisory
+    locks are transaction-scoped, cursors live in transactions, LISTEN has a connection of its
+    own), so the pool resets only the connections that were marked with
+    :func:`holds_session_state`; asyncpg still rolls back any transaction left open and drops
+    listeners on every release."""
+
+    session_state = False
+
+    def mark_session_state(self) -> None:
+        self.session_state = True
+
+
+def holds_session_state(conn: asyncpg.Connection) -> None:
+    """Call before leaving session state on a pooled connection (a session advisory lock, a
+    ``SET`` without ``LOCAL``): the pool then resets the session when it is released."""
+    # Through the pool's proxy, to the connection itself. A pool made elsewhere has asyncpg's
+    # own reset, which resets every session anyway.
+    mark = getattr(conn, "mark_session_state", None)
+    if mark is not None:
+        mark()
+
+
+async def _reset(conn: asyncpg.Connection) -> None:
+    # asyncpg has already rolled back an open transaction (Connection._reset) when this runs.
+    if isinstance(conn, Connection) and conn.session_state:
+        conn.session_state = False
+        await conn.execute(conn.get_reset_query())
+
+
 async def create_pool(url: str, schema: str = "public", size: int = 10,
                       lock_timeout: float | None = None) -> asyncpg.Pool:
     if schema != "public":
@@ -45,6 +80,8 @@ async def create_pool(url: str, schema: str = "public", size: int = 10,
         plain_dsn(url),
         min_size=1,
         max_size=size,
+        connection_class=Connection,
+        reset=_reset,
         server_settings={"search_path": schema, "application_name": "carecoord", **SESSION_SETTINGS,
                          **({"lock_timeout": f"{int(lock_timeout * 1000)}ms"} if lock_timeout else {})},
     )

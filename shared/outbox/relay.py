@@ -21,6 +21,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer, errors
 from opentelemetry import trace
 
+from shared.db import holds_session_state
 from shared.envelope import Envelope
 from shared.eventstore.postgres import _COLUMNS, row_to_envelope
 from shared.kafka import headers as ce
@@ -121,6 +122,7 @@ class OutboxRelay:
     async def _lead(self, stop: asyncio.Event) -> None:
         async with self.pool.acquire() as leader:
             # The pool resets the session (settings and advisory locks) when it is released.
+            holds_session_state(leader)
             await leader.execute(f"SET idle_session_timeout = {int(self.leader_idle_timeout * 1000)}")
             while not stop.is_set():
                 if await leader.fetchval("SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", RELAY_LOCK):

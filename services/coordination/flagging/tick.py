@@ -25,6 +25,7 @@ import logging
 import asyncpg
 
 from services.coordination.projection.store import lock_patients
+from shared.db import holds_session_state
 from shared.dberrors import is_environmental
 from shared.retry import sleep_or_stop
 
@@ -55,6 +56,7 @@ class RulesTick:
     async def tick(self) -> int | None:
         """One pass over every patient; the number of flag changes, None when another instance ticks."""
         async with self.pool.acquire() as leader:
+            holds_session_state(leader)  # the lock is the session's: reset with it on release
             if not await leader.fetchval("SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", TICK_LOCK):
                 return None
             try:
