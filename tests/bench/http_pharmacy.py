@@ -18,8 +18,15 @@ count; any other answer is counted as an error. The baseline is ``GET /health`` 
 service, same client, concurrency and duration: the cost of uvicorn + FastAPI + the
 tracing middleware without auth, database or Kafka.
 
-Standalone: ``python -m tests.bench.http_pharmacy [--quick] [--client httpx]`` with the
-stack's environment (``make bench`` runs it after the kernel table).
+The measured service runs with 1 worker process, then (restarted on the same schema, after
+the same warm-up) with 2 (``carecoord serve <service> --workers 2``) where ``carecoord
+serve`` has that option; every line is measured again for each, the ``/health`` baseline
+included, and the service's CPU is that of all its processes (the workers are children of the
+served process, in its session). Issue 15's goals are checked for each: commands >= 0.3x the
+``/health`` rate of the same processes, p99 < 25 ms, service CPU <= 0.6 ms per command.
+
+Standalone: ``python -m tests.bench.http_pharmacy [--quick] [--client httpx] [--processes 1 2]``
+with the stack's environment (``make bench`` runs it after the kernel table).
 
 The run itself is generic (:class:`Workload`: which service, how its aggregates are set up,
 which request is measured); tests/bench/http_therapy.py runs session completions with it.
@@ -57,18 +64,25 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.pharmacy.domain.events import DoseAdjusted
 from shared.auth import issue_token
 from shared.db import plain_dsn
+from shared.envelope import event_type
 from shared.kafka.security import client_security
-from tests.bench.common import progress
+from tests.bench.common import Goal, goals_table, markdown_table, progress
 from tests.support import local_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 CLINIC = "bench-clinic"
 SERTRALINE = {"code": "36437", "system": "RxNorm", "name": "sertraline"}
-DOSE_ADJUSTED = b"carecoord.pharmacy.DoseAdjusted.v1"
+# The ce_type each accepted adjustment puts on the topic, from the event's own version.
+DOSE_ADJUSTED = event_type("pharmacy", DoseAdjusted.event_name, DoseAdjusted.version).encode()
 COURSE_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 SERVICES = ("assessment", "pharmacy")
+# Issue 15's goals for a command over HTTP at 16 clients.
+MIN_HEALTH_RATIO = 0.3  # commands/s over GET /health/s of the same processes
+MAX_P99_MS = 25.0
+MAX_CPU_MS = 0.6  # service CPU (every process of it) per command
 
 
 @dataclass(frozen=True)
@@ -81,11 +95,12 @@ class HttpSizes:
 
     @classmethod
     def full(cls) -> HttpSizes:
-        return cls(workers=16, patients=400, warmup=2.0, duration=20.0, single=5.0)
+        # Twice per service (1 and 2 worker processes) within make bench's six minutes.
+        return cls(workers=16, patients=400, warmup=2.0, duration=8.0, single=3.0)
 
     @classmethod
     def quick(cls) -> HttpSizes:
-        return cls(workers=16, patients=400, warmup=1.0, duration=5.0, single=2.0)
+        return cls(workers=16, patients=400, warmup=1.0, duration=4.0, single=2.0)
 
 
 @dataclass
@@ -98,7 +113,7 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)  # seconds, successful requests only
     finished: list[float] = field(default_factory=list)  # when each of them answered, from the start
     errors: Counter[str] = field(default_factory=Counter)  # status code (or exception) -> count
-    service_cpu: float = 0.0  # CPU seconds the service process used during the window
+    service_cpu: float = 0.0  # CPU seconds the service's processes used during the window
     client_cpu: float = 0.0  # CPU seconds this process used during the window
     machine_busy: float = 0.0  # share of all CPUs busy during the window (0..1)
 
@@ -132,6 +147,11 @@ class LoadResult:
     def max_ms(self) -> float:
         return max(self.latencies) * 1000 if self.latencies else float("nan")
 
+    @property
+    def cpu_ms_per_request(self) -> float:
+        answered = self.ok + self.error_count
+        return self.service_cpu / answered * 1000 if answered else float("nan")
+
 
 @dataclass
 class RelayCheck:
@@ -142,15 +162,40 @@ class RelayCheck:
 
 
 @dataclass
-class HttpReport:
-    workload: Workload
-    sizes: HttpSizes
+class Phase:
+    """The lines measured with the service running as ``processes`` worker processes."""
+
+    processes: int
     load: LoadResult
     single: LoadResult
     health: LoadResult
+
+    @property
+    def label(self) -> str:
+        return f"{self.processes} worker{'s' if self.processes > 1 else ''}"
+
+
+@dataclass
+class HttpReport:
+    workload: Workload
+    sizes: HttpSizes
+    phases: list[Phase]
     relay: RelayCheck
     setup_seconds: float
     max_stream_version: int
+    not_run: str | None = None  # why a worker count asked for was not measured
+
+    @property
+    def load(self) -> LoadResult:
+        return self.phases[0].load
+
+    @property
+    def single(self) -> LoadResult:
+        return self.phases[0].single
+
+    @property
+    def health(self) -> LoadResult:
+        return self.phases[0].health
 
 
 @dataclass
@@ -204,18 +249,36 @@ class Service:
         return "\n".join(self.log.read().decode(errors="replace").splitlines()[-lines:])
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the service process, from /proc (0 where there is none)."""
+        """utime + stime of every live process of the service, from /proc: the served process
+        and its workers (started in a session of its own, so its session id is its pid). A
+        worker that exits during a window takes its CPU with it; none does in a bench run."""
+        return session_cpu_seconds(self.proc.pid)
+
+
+def session_cpu_seconds(sid: int) -> float:
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            continue  # exited meanwhile
+        if int(fields[3]) == sid:  # fields[3] is the session id (fields[0] is the state)
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def start_service(name: str, env: dict[str, str]) -> Service:
+def serve_has_workers() -> bool:
+    """Whether ``carecoord serve`` takes ``--workers N`` (several processes on one port)."""
+    out = subprocess.run([sys.executable, "-m", "shared.cli", "serve", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, check=False).stdout
+    return "--workers" in out
+
+
+def start_service(name: str, env: dict[str, str], processes: int = 1) -> Service:
     port = free_port()
     log = tempfile.TemporaryFile()  # anonymous: gone when closed
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", name, "--port", str(port)],
+    workers = ["--workers", str(processes)] if processes > 1 else []
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", name, "--port", str(port), *workers],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     return Service(name, port, proc, log)
 
@@ -294,7 +357,9 @@ class RawConnection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    async def request(self, method: str, path: str, body: bytes | None = None,
+                      headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """``headers`` are sent with this request only, after the connection's own."""
         if self._reader is not None and self._reader.at_eof():
             await self.close()  # the server closed it while idle (uvicorn: after 5 s)
         if self._writer is None:
@@ -302,6 +367,8 @@ class RawConnection:
         assert self._reader is not None
         payload = body or b""
         content = f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n" if body is not None else ""
+        if headers:
+            content += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         try:
             self._writer.write(f"{method} {path} HTTP/1.1\r\n{self._head}{content}\r\n".encode() + payload)
             head = (await self._reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
@@ -600,15 +667,53 @@ DOSE_ADJUSTMENTS = Workload(service="pharmacy", request_label="POST dose-adjustm
                             requester=adjuster)
 
 
-async def bench_http(sizes: HttpSizes, run_id: str | None = None, client_kind: str = "raw") -> HttpReport:
-    return await run_workload(DOSE_ADJUSTMENTS, sizes, run_id, client_kind)
+async def bench_http(sizes: HttpSizes, run_id: str | None = None, client_kind: str = "raw",
+                     processes: Sequence[int] = (1,)) -> HttpReport:
+    return await run_workload(DOSE_ADJUSTMENTS, sizes, run_id, client_kind, processes)
+
+
+def worker_counts(wanted: Sequence[int]) -> tuple[list[int], str | None]:
+    """The worker counts that can run here, and why any other was left out."""
+    if all(n == 1 for n in wanted) or serve_has_workers():
+        return list(wanted), None
+    return [n for n in wanted if n == 1], "carecoord serve has no --workers option yet"
+
+
+async def measure_phase(workload: Workload, sizes: HttpSizes, service: Service, processes: int,
+                        clients: Sequence[LoadClient], refs: list[Any], owned: list[list[Any]],
+                        accepted: list[int], conn: asyncpg.Connection) -> Phase:
+    """GET /health, then the command: warm-up, one worker alone, ``sizes.workers`` workers."""
+    label = f"{processes} worker{'s' if processes > 1 else ''}"
+    health = health_check(clients)
+    # Health first, so the relay's catch-up after the measured commands cannot slow it.
+    await closed_loop("health", sizes.workers, sizes.warmup, health, service, record=False)
+    health_result = await closed_loop(f"GET /health ({sizes.workers} clients, {label})", sizes.workers,
+                                      sizes.duration, health, service)
+    progress(f"http: {workload.service} x{processes}: GET /health {health_result.rate:,.0f}/s, p50 "
+             f"{health_result.percentile(50):.1f} ms")
+    request = workload.requester(clients, owned, accepted)
+    warm = await closed_loop("warm-up", sizes.workers, sizes.warmup, request, service, record=False)
+    if workload.top_up is not None:
+        expected = accepted[0] / warm.elapsed * (sizes.single + sizes.duration) if warm.elapsed else 0
+        await workload.top_up(refs, clients, math.ceil(1.3 * expected))
+        await wait_drained(conn, timeout=60)  # its events published before anything is measured
+    alone = workload.requester(clients, [refs], accepted)  # one client, every aggregate in turn
+    single = await closed_loop(f"{workload.request_label} (1 client, {label})", 1, sizes.single, alone, service)
+    load = await closed_loop(f"{workload.request_label} ({sizes.workers} clients, {label})",
+                             sizes.workers, sizes.duration, request, service)
+    load.errors.update(warm.errors)  # a refusal in the warm-up is still a refusal
+    progress(f"http: {workload.service} x{processes}: {workload.noun}, 1 client: {single.rate:,.0f}/s, "
+             f"p50 {single.percentile(50):.1f} ms; {sizes.workers} clients: {load.rate:,.0f}/s, "
+             f"p50 {load.percentile(50):.1f} ms, p99 {load.percentile(99):.1f} ms, {load.error_count} errors")
+    return Phase(processes, load, single, health_result)
 
 
 async def run_workload(workload: Workload, sizes: HttpSizes, run_id: str | None = None,
-                       client_kind: str = "raw") -> HttpReport:
+                       client_kind: str = "raw", processes: Sequence[int] = (1,)) -> HttpReport:
     run_id = run_id or uuid.uuid4().hex[:8]
     name = workload.service
     names = ("assessment", name)
+    counts, not_run = worker_counts(processes)
     env = service_env(run_id, names)
     token = issue_token(env["CARECOORD_JWT_SECRET"], sub="bench-clinician",
                         roles=["coordinator", "prescriber", "therapist"], clinics=[CLINIC], ttl_seconds=3600)
@@ -616,54 +721,46 @@ async def run_workload(workload: Workload, sizes: HttpSizes, run_id: str | None 
              f"topics bench{run_id}.*)")
     t_setup = time.perf_counter()
     limits = httpx.Limits(max_connections=sizes.workers, max_keepalive_connections=sizes.workers)
+    served = {"assessment": start_service("assessment", env), name: start_service(name, env, counts[0])}
+    phases: list[Phase] = []
     try:
-        async with running_services(env, names) as svc, httpx.AsyncClient(
-                headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30.0) as client:
-            assessment, service = svc["assessment"], svc[name]
-            await wait_ready(client, [assessment, service])
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, limits=limits,
+                                     timeout=30.0) as client:
+            assessment = served["assessment"]
+            await wait_ready(client, list(served.values()))
             progress(f"http: both ready after {time.perf_counter() - t_setup:.1f} s "
-                     f"(assessment :{assessment.port}, {name} :{service.port})")
+                     f"(assessment :{assessment.port}, {name} :{served[name].port})")
             conn = await connect(env, name, f"bench_{run_id}_{name}")
-            clients: list[LoadClient] = (
-                [RawConnection("127.0.0.1", service.port, {"Authorization": f"Bearer {token}"})
-                 for _ in range(sizes.workers)] if client_kind == "raw"
-                else [HttpxClient(client, service.base)] * sizes.workers)
+            clients: list[LoadClient] = []
             try:
                 patients = await enroll(client, assessment, sizes.patients, sizes.workers)
                 await wait_directory(conn, patients)
-                refs = await workload.prepare(client, service, patients, clients)
-                setup = time.perf_counter() - t_setup
-                progress(f"http: {len(refs)} patients enrolled and their {workload.aggregates} set up; "
-                         f"setup took {setup:.1f} s")
-                owned: list[list[Any]] = [refs[w::sizes.workers] for w in range(sizes.workers)]
-                if not all(owned):
-                    raise ValueError("need at least as many patients as workers")
-
-                health = health_check(clients)
-                # Health first, so the relay's catch-up after the measured commands cannot slow it.
-                await closed_loop("health", sizes.workers, sizes.warmup, health, service, record=False)
-                health_result = await closed_loop(f"GET /health ({sizes.workers} workers)", sizes.workers,
-                                                  sizes.duration, health, service)
-                progress(f"http: GET /health {health_result.rate:,.0f}/s, p50 "
-                         f"{health_result.percentile(50):.1f} ms")
-
                 accepted = [0]
-                request = workload.requester(clients, owned, accepted)
-                warm = await closed_loop("warm-up", sizes.workers, sizes.warmup, request, service, record=False)
-                if workload.top_up is not None:
-                    expected = accepted[0] / warm.elapsed * (sizes.single + sizes.duration) if warm.elapsed else 0
-                    await workload.top_up(refs, clients, math.ceil(1.3 * expected))
-                    await wait_drained(conn, timeout=60)  # its events published before anything is measured
-                alone = workload.requester(clients, [refs], accepted)  # one worker, every aggregate in turn
-                single = await closed_loop(f"{workload.request_label} (1 worker)", 1, sizes.single, alone, service)
-                load = await closed_loop(f"{workload.request_label} ({sizes.workers} workers)",
-                                         sizes.workers, sizes.duration, request, service)
-                load.errors.update(warm.errors)  # a refusal in the warm-up is still a refusal
-                progress(f"http: {workload.noun}, 1 worker: {single.rate:,.0f}/s, p50 {single.percentile(50):.1f} ms")
+                refs: list[Any] = []
+                for i, n in enumerate(counts):
+                    if i > 0:  # the same schema and aggregates, served by n processes
+                        await asyncio.to_thread(stop_services, [served[name]])
+                        served[name] = start_service(name, env, n)
+                        await wait_ready(client, [served[name]])
+                    service = served[name]
+                    for c in clients:
+                        await c.close()
+                    clients = (
+                        [RawConnection("127.0.0.1", service.port, {"Authorization": f"Bearer {token}"})
+                         for _ in range(sizes.workers)] if client_kind == "raw"
+                        else [HttpxClient(client, service.base)] * sizes.workers)
+                    if i == 0:
+                        refs = await workload.prepare(client, service, patients, clients)
+                        setup = time.perf_counter() - t_setup
+                        progress(f"http: {len(refs)} patients enrolled and their {workload.aggregates} set up; "
+                                 f"setup took {setup:.1f} s")
+                    owned: list[list[Any]] = [refs[w::sizes.workers] for w in range(sizes.workers)]
+                    if not all(owned):
+                        raise ValueError("need at least as many patients as workers")
+                    phases.append(await measure_phase(workload, sizes, service, n, clients, refs, owned,
+                                                      accepted, conn))
                 left = await unsent(conn)
-                progress(f"http: {workload.noun} {load.rate:,.0f}/s, p50 "
-                         f"{load.percentile(50):.1f} ms, {load.error_count} errors; "
-                         f"{left} outbox rows unsent at the end")
+                progress(f"http: {left} outbox rows unsent at the end of the load")
                 drained = await wait_drained(conn, timeout=30)
                 topic = f"bench{run_id}.carecoord.{name}.events.v1"
                 on_topic = await count_on_topic(env["CARECOORD_KAFKA_BOOTSTRAP_SERVERS"], topic,
@@ -675,52 +772,70 @@ async def run_workload(workload: Workload, sizes: HttpSizes, run_id: str | None 
                     await c.close()
     finally:
         progress("http: stopping services, dropping schemas and topics")
+        await asyncio.to_thread(stop_services, list(served.values()))
         await cleanup(env, run_id, names)
-    return HttpReport(workload, sizes, load, single, health_result,
-                      RelayCheck(accepted[0], left, drained, on_topic), setup, longest)
+    return HttpReport(workload, sizes, phases, RelayCheck(accepted[0], left, drained, on_topic), setup, longest,
+                      not_run)
 
 
 # --------------------------------------------------------------------------- output
 
 
 def table(report: HttpReport) -> str:
-    head = ["metric", "requests/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ok", "errors"]
+    head = ["line", "requests/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ok", "errors", "service CPU ms/req"]
     body = []
-    for r in (report.load, report.single, report.health):
-        errors = str(r.error_count) + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(r.errors.items()))})"
-                                       if r.errors else "")
-        body.append([r.name, f"{r.rate:,.0f}", f"{r.percentile(50):.1f}", f"{r.percentile(90):.1f}",
-                     f"{r.percentile(99):.1f}", f"{r.max_ms:.1f}", f"{r.ok:,}", errors])
-    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-    right = {1, 2, 3, 4, 5, 6}
+    for phase in report.phases:
+        for r in (phase.load, phase.single, phase.health):
+            errors = str(r.error_count) + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(r.errors.items()))})"
+                                           if r.errors else "")
+            body.append([r.name, f"{r.rate:,.0f}", f"{r.percentile(50):.1f}", f"{r.percentile(90):.1f}",
+                         f"{r.percentile(99):.1f}", f"{r.max_ms:.1f}", f"{r.ok:,}", errors,
+                         f"{r.cpu_ms_per_request:.2f}"])
+    return markdown_table(head, body, {1, 2, 3, 4, 5, 6, 8})
 
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.rjust(w) if i in right else c.ljust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if i in right else "-" * (w + 2)
-                          for i, w in enumerate(widths)) + "|"
-    return "\n".join([line(head), rule, *(line(row) for row in body)])
+def goals(report: HttpReport) -> list[Goal]:
+    """Issue 15's three goals of a command over HTTP, for each worker count measured."""
+    out = []
+    label = f"{report.workload.request_label} at {report.sizes.workers} clients"
+    for phase in report.phases:
+        a, h = phase.load, phase.health
+        part = f"{report.workload.service}, {phase.label}"
+        ratio = a.rate / h.rate if h.rate else float("nan")
+        out += [
+            Goal(part, f"{label} / GET /health of the same process(es)",
+                 f"{ratio:.2f}x ({a.rate:,.0f} / {h.rate:,.0f} per s)", f">= {MIN_HEALTH_RATIO}x",
+                 a.ok > 0 and ratio >= MIN_HEALTH_RATIO),
+            Goal(part, f"{label}: p99", f"{a.percentile(99):.1f} ms", f"< {MAX_P99_MS:.0f} ms",
+                 a.ok > 0 and a.percentile(99) < MAX_P99_MS),
+            Goal(part, f"{label}: service CPU per command", f"{a.cpu_ms_per_request:.2f} ms", f"<= {MAX_CPU_MS} ms",
+                 a.ok > 0 and a.cpu_ms_per_request <= MAX_CPU_MS),
+        ]
+    return out
 
 
 def summary(report: HttpReport) -> str:
-    a, h, relay, work = report.load, report.health, report.relay, report.workload
+    relay, work = report.relay, report.workload
     drained = (f"outbox empty {relay.drained_after:.1f} s after the load" if relay.drained_after is not None
                else "outbox NOT empty 30 s after the load")
     caught_up = "yes" if relay.on_topic == relay.accepted else "NO"
-    lines = [
-        f"  {work.noun}/health ({a.workers} workers): rate {a.rate / h.rate:.3f}, "
-        f"p50 {a.percentile(50) / h.percentile(50):.1f}x" if h.rate and a.rate else f"  {work.noun}/health: n/a",
-        f"  {work.noun}/s by quarter of the window: " + ", ".join(f"{q:,.0f}" for q in a.quarter_rates())
-        + f" (streams grow to {report.max_stream_version} events; commands read only events after their cached state)",
+    lines = []
+    for phase in report.phases:
+        a = phase.load
+        lines.append(f"  {phase.label}: {work.noun}/s by quarter of the window: "
+                     + ", ".join(f"{q:,.0f}" for q in a.quarter_rates()))
+        for r in (a, phase.single, phase.health):
+            lines.append(f"  cpu, {r.name}: service {r.cpu_ms_per_request:.2f} ms/request "
+                         f"({r.service_cpu / r.elapsed:.0%} of one core), client {r.client_cpu / r.elapsed:.0%}, "
+                         f"machine {r.machine_busy:.0%} busy")
+    if report.not_run:
+        lines.append(f"  2 workers: not measured ({report.not_run})")
+    lines += [
+        f"  streams grow to {report.max_stream_version} events (commands read only events after their cached state)",
         f"  relay: {relay.on_topic:,} {work.event_name} on the topic for {relay.accepted:,} accepted "
-        f"(warm-up and 1-worker line included; caught up: {caught_up}); {relay.unsent_at_end:,} unsent when the load "
-        f"stopped, {drained}",
+        f"(warm-ups and 1-client lines included; caught up: {caught_up}); {relay.unsent_at_end:,} unsent when the "
+        f"load stopped, {drained}",
     ]
-    for r in (a, report.single, h):
-        per = r.service_cpu / (r.ok + r.error_count) * 1000 if r.ok + r.error_count else float("nan")
-        lines.append(f"  cpu, {r.name}: service {per:.2f} ms/request ({r.service_cpu / r.elapsed:.0%} of one "
-                     f"core), client {r.client_cpu / r.elapsed:.0%}, machine {r.machine_busy:.0%} busy")
     lines.extend(f"  {note}" for note in work.notes())
     lines.append(f"  setup (start both services, enroll {report.sizes.patients}, set up their {work.aggregates}): "
                  f"{report.setup_seconds:.1f} s")
@@ -730,12 +845,12 @@ def summary(report: HttpReport) -> str:
 def render(report: HttpReport) -> str:
     s = report.sizes
     title = (f"{report.workload.service} over HTTP (service processes as `make up` runs them; closed loop, "
-             f"keep-alive; {s.warmup:.0f} s warm-up, then {s.duration:.0f} s per {s.workers}-worker line, "
-             f"{s.single:.0f} s for 1 worker)")
+             f"keep-alive; per worker count: {s.warmup:.0f} s warm-up, then {s.duration:.0f} s per "
+             f"{s.workers}-client line, {s.single:.0f} s for 1 client)")
     return "\n".join([title, "", table(report), "", summary(report)])
 
 
-Bench = Callable[[HttpSizes, str | None, str], Coroutine[Any, Any, HttpReport]]
+Bench = Callable[[HttpSizes, str | None, str, Sequence[int]], Coroutine[Any, Any, HttpReport]]
 
 
 def cli(argv: Sequence[str] | None, bench: Bench, prog: str, description: str | None) -> int:
@@ -747,13 +862,17 @@ def cli(argv: Sequence[str] | None, bench: Bench, prog: str, description: str | 
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw",
                         help="load generator: raw keep-alive sockets (default) or a shared httpx.AsyncClient")
     parser.add_argument("--patients", type=int, help="aggregates to spread the load over (fewer: longer streams)")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2],
+                        help="worker processes of the measured service, one measurement each (default: 1 2)")
     args = parser.parse_args(argv)
     sizes = HttpSizes.quick() if args.quick else HttpSizes.full()
     if args.patients:
         sizes = dataclasses.replace(sizes, patients=args.patients)
-    report = asyncio.run(bench(sizes, None, args.client))
+    report = asyncio.run(bench(sizes, None, args.client, args.processes))
     print()
     print(render(report))
+    print()
+    print(goals_table(goals(report)))
     return 0
 
 

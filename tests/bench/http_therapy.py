@@ -30,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from services.therapy.domain.events import SessionCompleted
+from shared.envelope import event_type
 from tests.bench.common import progress
 from tests.bench.http_pharmacy import (
     HttpReport,
@@ -43,7 +45,7 @@ from tests.bench.http_pharmacy import (
     run_workload,
 )
 
-SESSION_COMPLETED = b"carecoord.therapy.SessionCompleted.v1"
+SESSION_COMPLETED = event_type("therapy", SessionCompleted.event_name, SessionCompleted.version).encode()
 EPISODE_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 WARM_RATE = 700.0
 """Completions a second to book for during the warm-up: the 16-worker rate of dose
@@ -179,8 +181,9 @@ def session_completions(sizes: HttpSizes) -> Workload:
                        "inside a measured request when a worker's ran out (those requests did two commands)"])
 
 
-async def bench_http(sizes: HttpSizes, run_id: str | None = None, client_kind: str = "raw") -> HttpReport:
-    return await run_workload(session_completions(sizes), sizes, run_id, client_kind)
+async def bench_http(sizes: HttpSizes, run_id: str | None = None, client_kind: str = "raw",
+                     processes: Sequence[int] = (1,)) -> HttpReport:
+    return await run_workload(session_completions(sizes), sizes, run_id, client_kind, processes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,11 +1,18 @@
-"""Run every kernel benchmark once, print the comparison table, then each service over HTTP
+"""``make bench``: every benchmark once, each part's table, then issue 15's goal lines side by
+side with their measured ratios and whether each is met.
+
+Parts, in order: the kernel (appends, relay, projections: tests/bench/appends.py, relay.py,
+projection.py, coordination.py), each service over HTTP with 1 and 2 worker processes
 (pharmacy dose adjustments, tests/bench/http_pharmacy.py; therapy session completions,
-tests/bench/http_therapy.py) and their tables; clean up.
+tests/bench/http_therapy.py), open-loop latency at 200, 500 and 1,000 commands/s
+(tests/bench/latency.py), command → flag latency (tests/bench/flag_latency.py) and the quality
+measures of one clinic (tests/bench/measures.py).
 
 Reads ``CARECOORD_PG_URL`` and ``CARECOORD_KAFKA_BOOTSTRAP_SERVERS`` (deploy/local/run_bench.py
 sets them from the local stack). Everything it creates (schemas ``bench_<run>_*``, topics
 ``bench<run>.*``, service processes) is removed at the end, also after a failure. It writes no
-files. ``--only kernel|http`` runs one part, ``--skip-http`` the kernel part alone.
+files. ``--only PART`` runs one part (several: ``--only kernel http``), ``--skip-http`` leaves out
+every part that serves the services over HTTP.
 """
 
 from __future__ import annotations
@@ -23,13 +30,16 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.kafka.security import client_security
 from shared.telemetry import TelemetryConfig, setup_tracing
-from tests.bench import flag_latency, http_pharmacy, http_therapy, measures
+from tests.bench import flag_latency, http_pharmacy, http_therapy, latency, measures
 from tests.bench.appends import bench_appends
 from tests.bench.common import (
     BenchEnv,
     Comparison,
+    Goal,
     Sizes,
     drop_schemas,
+    goals_table,
+    markdown_table,
     new_run_id,
     progress,
 )
@@ -40,25 +50,16 @@ from tests.bench.relay import bench_relay
 
 PARTS = ("ours", "raw", "es", "relay", "proj", "coord")
 HTTP_BENCHES: tuple[Bench, ...] = (http_pharmacy.bench_http, http_therapy.bench_http)
+CHOICES = ("kernel", "http", "latency", "flags", "measures")
+OVER_HTTP = {"http", "latency", "flags"}
+HTTP_PROCESSES = (1, 2)  # worker processes of the measured service (issue 15: the bench reports 1 and 2)
 
 
 def table(rows: Sequence[Comparison]) -> str:
     head = ["metric", "ours ev/s", "baseline", "baseline ev/s", "ours/baseline", "target", "met"]
-    body = []
-    for c in rows:
-        met = "" if c.meets is None else ("yes" if c.meets else "NO")
-        body.append([c.metric, f"{c.ours_median:,.0f}", c.baseline_name,
-                     f"{c.baseline_median:,.0f}", f"{c.ratio:.2f}", c.target, met])
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    right = {1, 3, 4}
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.rjust(w) if i in right else c.ljust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
-
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if i in right else "-" * (w + 2)
-                          for i, w in enumerate(widths)) + "|"
-    return "\n".join([line(head), rule, *(line(r) for r in body)])
+    body = [[c.metric, f"{c.ours_median:,.0f}", c.baseline_name, f"{c.baseline_median:,.0f}", f"{c.ratio:.2f}",
+             c.target, "" if c.meets is None else ("yes" if c.meets else "NO")] for c in rows]
+    return markdown_table(head, body, {1, 3, 4})
 
 
 def spread(rows: Sequence[Comparison]) -> str:
@@ -104,52 +105,70 @@ async def run(sizes: Sizes, run_id: str) -> list[Comparison]:
     return rows
 
 
+def load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a smaller run (about a quarter)")
-    parser.add_argument("--only", choices=["kernel", "http", "measures"], help="run one part only")
-    parser.add_argument("--skip-http", action="store_true", help="skip the services-over-HTTP parts")
+    parser.add_argument("--quick", action="store_true", help="a smaller run (about a third of the time)")
+    parser.add_argument("--only", choices=CHOICES, nargs="+", help="run these parts only")
+    parser.add_argument("--skip-http", action="store_true", help="skip the parts that serve the services over HTTP")
     args = parser.parse_args(argv)
+    parts = [p for p in CHOICES if (args.only is None or p in args.only) and not (args.skip_http and p in OVER_HTTP)]
     sizes = Sizes.quick() if args.quick else Sizes.full()
-    run_id = new_run_id()
     t0 = time.monotonic()
-    missed: list[str] = []
-    if args.only in (None, "kernel"):
-        load_before = os.getloadavg()[0]
-        rows = asyncio.run(run(sizes, run_id))
+    goals: list[Goal] = []
+    missed: list[str] = []  # the kernel's targets that are not issue 15's goals
+    if "kernel" in parts:
+        load_before = load()
+        rows = asyncio.run(run(sizes, new_run_id()))
         print()
         print(f"carecoord kernel throughput ({'quick' if args.quick else 'full'} run, "
               f"median of {sizes.rounds} interleaved rounds; {os.cpu_count()} CPUs, "
-              f"Python {platform.python_version()}; load average {load_before:.1f} before, "
-              f"{os.getloadavg()[0]:.1f} after)")
+              f"Python {platform.python_version()}; load average {load_before} before, {load()} after)")
         print()
         print(table(rows))
         print()
         print("rounds:")
         print(spread(rows))
-        missed = [c.metric for c in rows if c.meets is False]
-    http_parts = HTTP_BENCHES if args.only in (None, "http") and not args.skip_http else ()
-    for bench in http_parts:
-        load_before = os.getloadavg()[0]
-        # A run id of its own: the previous part's topics are being deleted and cannot be made again at once.
-        report = asyncio.run(bench(HttpSizes.quick() if args.quick else HttpSizes.full(), new_run_id(), "raw"))
+        goals += [g for c in rows if (g := c.as_goal()) is not None]
+        missed += [c.metric for c in rows if c.meets is False and c.goal is None]
+    if "http" in parts:
+        http_sizes = HttpSizes.quick() if args.quick else HttpSizes.full()
+        for bench in HTTP_BENCHES:
+            load_before = load()
+            # A run id of its own: the previous part's topics are being deleted and cannot be made again at once.
+            report = asyncio.run(bench(http_sizes, new_run_id(), "raw", HTTP_PROCESSES))
+            print()
+            print(f"{render(report)}\n  load average {load_before} before, {load()} after")
+            goals += http_pharmacy.goals(report)
+    if "latency" in parts:
+        load_before = load()
+        lat = asyncio.run(latency.bench_latency(seconds=4.0 if args.quick else 10.0, processes=max(HTTP_PROCESSES)))
         print()
-        print(f"{render(report)}\n  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
-    if args.only in (None, "http") and not args.skip_http:
-        load_before = os.getloadavg()[0]
-        latency = asyncio.run(flag_latency.bench_flag_latency(seconds=8.0 if args.quick else 20.0))
+        print(f"{latency.render(lat)}\n  load average {load_before} before, {load()} after")
+        goals += latency.goals(lat)
+    if "flags" in parts:
+        load_before = load()
+        flags = asyncio.run(flag_latency.bench_flag_latency(seconds=5.0 if args.quick else 10.0))
         print()
-        print(f"{flag_latency.render(latency)}\n  load average {load_before:.1f} before, "
-              f"{os.getloadavg()[0]:.1f} after")
-    if args.only in (None, "measures"):
+        print(f"{flag_latency.render(flags)}\n  load average {load_before} before, {load()} after")
+    if "measures" in parts:
         print()
         print(measures.render(measures.bench_measures(rounds=1 if args.quick else 3)))
         end_to_end = asyncio.run(measures.bench_end_to_end(os.environ["CARECOORD_PG_URL"], new_run_id(),
                                                            rounds=1 if args.quick else 3))
         print(measures.render_end_to_end(end_to_end))
+    if goals:
+        print()
+        print(f"issue 15 goals ({'quick' if args.quick else 'full'} run; ratios measured side by side in this run)")
+        print()
+        print(goals_table(goals))
+    missed += [f"{g.part}: {g.line}" for g in goals if g.met is False]
     print()
     print(f"finished in {time.monotonic() - t0:.0f} s; "
-          + (f"targets missed: {', '.join(missed)}" if missed else "all targets met"))
+          + (f"targets missed: {'; '.join(missed)}" if missed else "all targets met"))
     return 0
 
 

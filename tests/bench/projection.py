@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from shared.db import create_pool
 from shared.envelope import Envelope
 from shared.kafka.clients import ensure_topics
+from shared.kafka.security import client_security
 from shared.projection import ProjectionRunner
 from tests.bench.common import BenchEnv, Comparison, interleaved, progress, rate
 from tests.bench.relay import raw_producer, records, send_all
@@ -86,7 +87,7 @@ async def bench_projection(env: BenchEnv) -> list[Comparison]:
     pool = await create_pool(env.pg_url, env.schema("proj"), size=4)
 
     def consumer(group: str) -> StampedConsumer:
-        return StampedConsumer(topic, bootstrap_servers=env.kafka, group_id=group,
+        return StampedConsumer(topic, **client_security(), bootstrap_servers=env.kafka, group_id=group,
                                **CONSUMER_OPTIONS)
 
     try:
