@@ -1,7 +1,7 @@
 """``carecoord``: the command line of the platform.
 
     carecoord token --role prescriber --clinic clinic-a     a local bearer token
-    carecoord serve pharmacy [--port 8002]                  run one service
+    carecoord serve pharmacy [--port 8002] [--workers N]    run one service (N processes on one port)
     carecoord dlq replay --topic T [--group G]              dead letters back to their topic
     carecoord db upgrade [SERVICE] [--grant-to ROLE]        apply pending schema migrations
     carecoord audit verify [--service S]                    chains, signed checkpoints and topics
@@ -22,18 +22,13 @@ from shared.demo.cli import add_demo_parser
 from shared.migrations.cli import add_db_parser
 from shared.projection.dlq import add_dlq_parser
 from shared.services import SERVICES
+from shared.serving import serve, worker_count
 from shared.status import add_status_parser
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    module = importlib.import_module(f"services.{args.service}.app")
-    uvicorn.run(module.create_app(), host=args.host, port=args.port or SERVICES[args.service],
-                log_config=None, access_log=False,
-                # Open SSE streams would otherwise hold a graceful shutdown for their lifetime.
-                timeout_graceful_shutdown=5)
-    return 0
+    port = SERVICES[args.service] if args.port is None else args.port
+    return serve(args.service, args.host, port, args.workers, reuse_port=args.reuse_port)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("service", choices=sorted(SERVICES))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=worker_count, default=1, metavar="N",
+                       help="worker processes sharing the port (SO_REUSEPORT); 'auto': one per CPU (default 1)")
+    # A worker of `serve --workers N`: listens with SO_REUSEPORT beside the others.
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=_serve)
     add_dlq_parser(sub)
     add_db_parser(sub)
