@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: up down status test lint bench bench-scaling chaos docs install clean
+.PHONY: up down status test lint bench bench-scale bench-scaling chaos docs install clean
 
 up: install           ## Kafka + PostgreSQL + every service, in the foreground; Ctrl-C stops all; DEMO=0: no demo cohort; KAFKA_BROKERS=3: a three-broker cluster
 	CARECOORD_DEMO=$(DEMO) CARECOORD_KAFKA_BROKERS=$(KAFKA_BROKERS) $(PY) deploy/local/up.py
@@ -30,6 +30,9 @@ lint: install
 
 bench: install        ## throughput side by side with raw clients and the eventsourcing library
 	$(PY) deploy/local/run_bench.py
+
+bench-scale: install    ## how cost grows: append rate by store size (10k/1M/10M), cold-cache commands by stream length, projection and replay by instances, memory; BENCH_ARGS=--quick
+	$(PY) deploy/local/run_bench_scale.py $(BENCH_ARGS)
 
 bench-scaling: install  ## 1-3 coordination and 1-2 pharmacy instances on this machine (docs/scaling.md)
 	$(PY) deploy/local/bench_scaling.py
