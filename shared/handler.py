@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from shared.envelope import Envelope, EventRegistry, Metadata, new_envelope
+from shared.errors import DomainError
 from shared.events import DomainEvent
 from shared.eventstore.base import AppendResult, ConcurrencyError, EventStore
 from shared.eventstore.postgres import PostgresEventStore
@@ -118,13 +119,15 @@ class CommandHandler(Generic[S, C]):
     async def history(self, stream_id: str) -> list[DomainEvent]:
         return self.decode(await self.store.read_stream(stream_id))
 
-    async def load(self, stream_id: str) -> Loaded[S]:
-        """The stream's current state: the cached fold plus whatever was appended since."""
+    async def load(self, stream_id: str, *, counted: bool = True) -> Loaded[S]:
+        """The stream's current state: the cached fold plus whatever was appended since.
+        ``counted=False``: the cache lookup was counted already (by :meth:`execute`)."""
         cached = self.cache.get(stream_id)
-        if cached is None:
-            self.cache.misses += 1
-        else:
-            self.cache.hits += 1
+        if counted:
+            if cached is None:
+                self.cache.misses += 1
+            else:
+                self.cache.hits += 1
         state, version = (cached.state, cached.version) if cached else (self.decider.initial, 0)
         newer = await self.store.read_stream(stream_id, from_version=version + 1)
         state = self.decider.fold(self.decode(newer), state)
@@ -145,11 +148,39 @@ class CommandHandler(Generic[S, C]):
         within: Hook | None = None,
     ) -> Outcome[S]:
         """Decide on the current state and append; ``expected_version`` lets a client insist
-        on the version it saw (optimistic concurrency end to end)."""
+        on the version it saw (optimistic concurrency end to end).
+
+        With the stream's state cached, the command is decided on it and appended expecting
+        its version, without reading the stream first: one round trip where nobody else wrote.
+        Should another instance (or worker) have appended since, the store refuses the append
+        (the expected version), and the command is decided again on the state read fresh, as
+        it is when the decision on the cached state refuses or does nothing."""
         note_clinic(clinic_id)  # a label of the command metrics, where the operator allows it
-        loaded = await self.load(stream_id)
+        cached = self.cache.get(stream_id)
+        if cached is None:
+            self.cache.misses += 1
+        else:
+            self.cache.hits += 1
+        if cached is not None and expected_version in (None, cached.version):
+            try:
+                outcome = await self._decide_and_append(stream_id, cached, command, subject=subject,
+                                                        clinic_id=clinic_id, metadata=metadata, within=within)
+            except ConcurrencyError:
+                outcome = None  # the cache was behind the stream
+            except DomainError:
+                # A refusal on a state that may be behind the stream is decided again below,
+                # on the current state, which gives the refusal (or acceptance) it deserves.
+                outcome = None
+            if outcome is not None and outcome.result.events:
+                return outcome
+        loaded = await self.load(stream_id, counted=False)
         if expected_version is not None and expected_version != loaded.version:
             raise ConcurrencyError(stream_id, expected_version, loaded.version)
+        return await self._decide_and_append(stream_id, loaded, command, subject=subject, clinic_id=clinic_id,
+                                             metadata=metadata, within=within)
+
+    async def _decide_and_append(self, stream_id: str, loaded: Loaded[S], command: C, *, subject: str,
+                                 clinic_id: str, metadata: Metadata, within: Hook | None) -> Outcome[S]:
         events = self.decider.decide(loaded.state, command)
         if not events:
             return Outcome(AppendResult(()), loaded.state)

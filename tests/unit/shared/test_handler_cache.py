@@ -83,3 +83,24 @@ async def test_a_lost_race_leaves_the_cache_correct() -> None:
         await a.execute("s-1", Count(1), subject="p", clinic_id="c", metadata=Metadata(),
                         expected_version=1)
     assert await _count(a, 1) == 3
+
+
+async def test_a_warm_cache_decides_and_appends_without_reading_the_stream() -> None:
+    store = CountingStore()
+    a = handler(store)
+    assert await _count(a, 1) == 1  # cold: one read
+    assert await _count(a, 1) == 2
+    assert await _count(a, 1) == 3
+    assert store.read_from == [1], "a command on a warm cache must not read the stream"
+    assert [e.stream_version for e in await store.read_stream("s-1")] == [1, 2, 3]
+
+
+async def test_a_refusal_on_a_stale_cache_is_decided_again_on_the_current_state() -> None:
+    """Decided on the cached state (9) the command would be refused; another instance has
+    since taken the stream down to 2, where it is accepted."""
+    store = CountingStore()
+    a, b = handler(store), handler(store)
+    assert await _count(a, 9) == 9
+    assert await _count(b, -7) == 2  # b reads 9, appends -7
+    assert await _count(a, 5) == 7  # a's cache says 9 (+5 refused); the stream says 2
+    assert [e.payload["by"] for e in await store.read_stream("s-1")] == [9, -7, 5]
