@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -54,6 +55,15 @@ async def add_patient(conn: asyncpg.Connection | asyncpg.Pool, patient_id: str, 
         "ON CONFLICT (patient_id) DO NOTHING RETURNING patient_id, clinic_id) "
         f"SELECT pg_notify({_CHANNEL_SQL}, json_build_array(patient_id, clinic_id)::text) FROM added",
         patient_id, clinic_id, enrolled_at)
+
+
+@dataclass(frozen=True)
+class Visible:
+    """A patient the caller may see: their clinic and whether their identity was erased (None
+    when not read: the patient reached the directory while the request waited for them)."""
+
+    clinic: str
+    erased: bool | None
 
 
 OnErased = Callable[[asyncpg.Connection, str], Awaitable[None]]
@@ -115,38 +125,44 @@ class PatientDirectory:
         self._waiters: dict[str, list[asyncio.Future[str]]] = {}
         self._listening = False
 
-    async def _lookup(self, patient_id: str) -> str | None:
-        clinic: str | None = await self.pool.fetchval(
-            "SELECT clinic_id FROM patient_directory WHERE patient_id = $1", patient_id)
-        return clinic
+    async def _lookup(self, patient_id: str, clinics: Collection[str]) -> Visible | None:
+        # The erasure mark comes with the clinic: a command needs both, in one round trip.
+        row = await self.pool.fetchrow(
+            "SELECT clinic_id, identity_erased FROM patient_directory WHERE patient_id = $1", patient_id)
+        if row is None or row["clinic_id"] not in clinics:
+            return None
+        return Visible(row["clinic_id"], bool(row["identity_erased"]))
 
     async def visible_clinic(self, patient_id: str, clinics: Collection[str]) -> str | None:
         """The patient's clinic when it is one of ``clinics``; None otherwise (unknown or
         another clinic's), always after the same wait."""
+        found = await self.visible(patient_id, clinics)
+        return None if found is None else found.clinic
+
+    async def visible(self, patient_id: str, clinics: Collection[str]) -> Visible | None:
+        """:meth:`visible_clinic` with whether the patient's identity was erased, as read then
+        (None for a patient that only just arrived, whose row was not read)."""
         if self.miss_wait_seconds <= 0:  # a directory written with the enrolment: no race
-            clinic = await self._lookup(patient_id)
-            return clinic if clinic in clinics else None
+            return await self._lookup(patient_id, clinics)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.miss_wait_seconds
         listening = self._listening  # a NOTIFY is only awaited if the LISTEN predates the lookup
         waiter: asyncio.Future[str] = loop.create_future()
         self._waiters.setdefault(patient_id, []).append(waiter)
         try:
-            clinic = await self._lookup(patient_id)
-            if clinic in clinics:
-                return clinic
-            clinic = None
+            found = await self._lookup(patient_id, clinics)
+            if found is not None:
+                return found
             with contextlib.suppress(TimeoutError):
                 enrolled = await asyncio.wait_for(waiter, deadline - loop.time())
-                clinic = enrolled if enrolled in clinics else None
-            if clinic is None and not listening:
-                clinic = await self._lookup(patient_id)
-                clinic = clinic if clinic in clinics else None
+                found = Visible(enrolled, None) if enrolled in clinics else None
+            if found is None and not listening:
+                found = await self._lookup(patient_id, clinics)
         finally:
             self._forget(patient_id, waiter)
-        if clinic is None:
+        if found is None:
             await asyncio.sleep(max(0.0, deadline - loop.time()))  # every refusal at the same moment
-        return clinic
+        return found
 
     def _forget(self, patient_id: str, waiter: asyncio.Future[str]) -> None:
         waiting = self._waiters.get(patient_id, [])

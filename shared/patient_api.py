@@ -24,7 +24,7 @@ from shared.handler import Hook, Outcome
 from shared.idempotency import ToBody
 from shared.metrics.note import note_refusal
 from shared.request_context import command_metadata
-from shared.service import ServiceContext, patient_clinic, run_command
+from shared.service import ServiceContext, patient_clinic, patient_scope, run_command
 
 Execute = Callable[[str, Metadata, Hook | None], Awaitable[Outcome[Any]]]
 """(clinic id, request metadata, same-transaction hook) -> what the command did."""
@@ -43,10 +43,13 @@ async def identity_erased(pool: asyncpg.Pool, patient_id: str) -> bool:
     return bool(erased)
 
 
-async def refuse_erased(ctx: ServiceContext, patient_id: str) -> None:
+async def refuse_erased(ctx: ServiceContext, patient_id: str, erased: bool | None = None) -> None:
     """An erased patient's pseudonymous history stays readable, but nothing new is recorded
-    about someone the clinic no longer knows (409, with the reason)."""
-    if await identity_erased(ctx.pool, patient_id):
+    about someone the clinic no longer knows (409, with the reason). ``erased``: the mark as
+    the request's directory lookup read it (None: read it now)."""
+    if erased is None:
+        erased = await identity_erased(ctx.pool, patient_id)
+    if erased:
         note_refusal("erased")  # counted apart from other refusals of the stream's state
         raise Conflict(ERASED, field="patient_id")
 
@@ -64,8 +67,12 @@ async def require_owned(ctx: ServiceContext, patient_id: str, addressed: Address
     """404 unless the aggregate exists and is this patient's. Checked before anything reads the
     stream's version: otherwise an id of another clinic's course, sent with a stale
     ``expected_version``, is answered 409 "it is at 2", telling that it exists and how busy it is."""
-    subject = await ctx.pool.fetchval("SELECT subject FROM events WHERE stream_id = $1 AND stream_version = 1",
-                                      addressed.stream_id)
+    subject = ctx.owners.get(addressed.stream_id)
+    if subject is None:
+        subject = await ctx.pool.fetchval("SELECT subject FROM events WHERE stream_id = $1 AND stream_version = 1",
+                                          addressed.stream_id)
+        if subject is not None:
+            ctx.owners.put(addressed.stream_id, subject)  # a stream's first event never changes
     if subject != patient_id:
         raise NotFound(addressed.not_found, field=addressed.field)
 
@@ -80,14 +87,15 @@ async def submit(request: Request, ctx: ServiceContext, principal: Principal, pa
     version is compared); the erasure check runs with the command itself, so a retry of a
     command that was accepted before the erasure still gets its first answer.
     """
-    clinic = await patient_clinic(ctx, principal, patient_id)
+    visible = await patient_scope(ctx, principal, patient_id)
     if addressed is not None:
         await require_owned(ctx, patient_id, addressed)
     metadata = command_metadata(request, principal)
 
     async def run(within: Hook | None) -> Outcome[Any]:
-        await refuse_erased(ctx, patient_id)
-        return await execute(clinic, metadata, within)
+        # Checked only here (the mark as the lookup above read it), so a stored answer is replayed.
+        await refuse_erased(ctx, patient_id, visible.erased)
+        return await execute(visible.clinic, metadata, within)
 
     return await run_command(request, ctx, principal, run, to_body, status_code)
 

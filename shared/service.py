@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -25,7 +26,7 @@ from shared.audit.checkpoints import run_checkpoints
 from shared.auth import AuthConfig, Authenticator, Principal, scope_to_clinic
 from shared.db import create_pool
 from shared.dberrors import is_environmental
-from shared.directory import PatientDirectory
+from shared.directory import PatientDirectory, Visible
 from shared.errors import DomainError
 from shared.eventstore import PostgresEventStore
 from shared.idempotency import Command, IdempotencyStore, ToBody, run_idempotent
@@ -60,6 +61,28 @@ class Runtime:
     consumers: list[MonitoredConsumer] = field(default_factory=list)
 
 
+class Owners:
+    """Which patient each recently addressed stream belongs to (its first event's subject),
+    least recently used dropped. A stream's first event never changes, so an entry stays
+    true in every instance; only streams that exist are kept."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._subjects: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, stream_id: str) -> str | None:
+        subject = self._subjects.get(stream_id)
+        if subject is not None:
+            self._subjects.move_to_end(stream_id)
+        return subject
+
+    def put(self, stream_id: str, subject: str) -> None:
+        self._subjects[stream_id] = subject
+        self._subjects.move_to_end(stream_id)
+        while len(self._subjects) > self.size:
+            self._subjects.popitem(last=False)
+
+
 @dataclass
 class ServiceContext:
     """What the routes of every service need; each service extends it with its own parts
@@ -68,6 +91,7 @@ class ServiceContext:
     runtime: Runtime
     idempotency: IdempotencyStore
     directory: PatientDirectory
+    owners: Owners = field(default_factory=Owners, init=False)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -109,9 +133,15 @@ async def patient_clinic(ctx: ServiceContext, principal: Principal, patient_id: 
     """The patient's clinic from the service's directory, provided the caller may see it;
     404 otherwise, the same (answer, queries and time) for a patient of another clinic as for
     none at all."""
-    clinic = await ctx.directory.visible_clinic(patient_id, principal.clinic_ids)
-    scope_to_clinic(principal, clinic)
-    return str(clinic)
+    return (await patient_scope(ctx, principal, patient_id)).clinic
+
+
+async def patient_scope(ctx: ServiceContext, principal: Principal, patient_id: str) -> Visible:
+    """:func:`patient_clinic` with the erasure mark read in the same query (for commands)."""
+    found = await ctx.directory.visible(patient_id, principal.clinic_ids)
+    scope_to_clinic(principal, None if found is None else found.clinic)
+    assert found is not None
+    return found
 
 
 async def run_command(request: Request, ctx: ServiceContext, principal: Principal, command: Command,

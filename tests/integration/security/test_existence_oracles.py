@@ -68,6 +68,11 @@ class CountingPool:
             self.lookups += 1
         return await self.pool.fetchval(query, *args)
 
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        if "FROM patient_directory" in query:
+            self.lookups += 1
+        return await self.pool.fetchrow(query, *args)
+
 
 async def _timed(client: httpx.AsyncClient, url: str) -> tuple[httpx.Response, float]:
     loop = asyncio.get_running_loop()
