@@ -220,8 +220,11 @@ def service_env(run_id: str, services: Sequence[str] = SERVICES) -> dict[str, st
     env.update(line.split("=", 1) for line in _stack().env_lines())
     for svc in services:
         env[f"CARECOORD_{svc.upper()}_DATABASE_SCHEMA"] = f"bench_{run_id}_{svc}"
-    # A shared infrastructure field: read unprefixed by every service (shared/settings.py).
+    # Shared infrastructure fields: read unprefixed by every service (shared/settings.py).
     env["CARECOORD_TOPIC_NAMESPACE"] = f"bench{run_id}."
+    # The bench is one principal sending what a clinic's many staff would: the per-principal
+    # limit (50/s by default) would measure the limiter, not the service.
+    env["CARECOORD_RATE_LIMIT_PER_SECOND"] = "0"
     return env
 
 

@@ -75,6 +75,8 @@ NAMES = ("assessment", "pharmacy", "coordination")
 RATES = (200.0, 500.0, 1000.0)
 LATE_MS = 10.0  # a request sent more than this after its scheduled time was sent late
 MAX_CONNECTIONS = 256  # the client opens more connections as answers lag, up to this
+SEND_LIMIT = 2.0  # seconds: a request that would wait longer than this for a connection or course is not sent
+ANSWER_LIMIT = 10.0  # seconds: a request unanswered this long after it was sent has failed
 
 
 @dataclass
@@ -109,17 +111,25 @@ class RateResult:
 
     @property
     def late(self) -> list[float]:
-        return [(s.sent - s.scheduled) * 1000 for s in self.samples if (s.sent - s.scheduled) * 1000 > LATE_MS]
+        delays = [(s.sent - s.scheduled) * 1000 for s in self.samples if s.sent]
+        return [d for d in delays if d > LATE_MS]
 
     @property
     def achieved(self) -> float:
         """Requests sent a second, from the first scheduled time to the last one sent."""
-        return len(self.samples) / self.last_sent if self.last_sent > 0 else 0.0
+        sent = sum(1 for s in self.samples if s.sent)
+        return sent / self.last_sent if self.last_sent > 0 else 0.0
 
     def latencies(self, path: str) -> list[float]:
-        """Milliseconds from the scheduled time, of the accepted requests that got that far."""
+        """Milliseconds from the scheduled time to ``path`` of every scheduled request, infinite
+        for one that never got there (not sent, failed, not seen): percentiles of all that were
+        due, so that what the machine could not do shows instead of being left out."""
         ends = {"http": lambda s: s.answered, "topic": lambda s: s.on_topic, "timeline": lambda s: s.in_timeline}[path]
-        return [(end - s.scheduled) * 1000 for s in self.ok if (end := ends(s)) is not None]
+        return [(end - s.scheduled) * 1000 if s.error is None and (end := ends(s)) is not None else float("inf")
+                for s in self.samples]
+
+    def reached(self, path: str) -> int:
+        return sum(1 for v in self.latencies(path) if v != float("inf"))
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -206,18 +216,24 @@ class Connections:
         self.opened = 0
         self.gate = asyncio.Semaphore(MAX_CONNECTIONS)
 
+    async def acquire(self) -> RawConnection:
+        await self.gate.acquire()
+        if self.idle:
+            return self.idle.pop()
+        self.opened += 1
+        return RawConnection("127.0.0.1", self.port, {"Authorization": f"Bearer {self.token}"})
+
+    def release(self, conn: RawConnection) -> None:
+        self.idle.append(conn)  # one that failed has closed itself and connects again when used
+        self.gate.release()
+
     @contextlib.asynccontextmanager
     async def one(self) -> AsyncIterator[RawConnection]:
-        async with self.gate:
-            if self.idle:
-                conn = self.idle.pop()
-            else:
-                conn = RawConnection("127.0.0.1", self.port, {"Authorization": f"Bearer {self.token}"})
-                self.opened += 1
-            try:
-                yield conn
-            finally:
-                self.idle.append(conn)
+        conn = await self.acquire()
+        try:
+            yield conn
+        finally:
+            self.release(conn)
 
     async def close(self) -> None:
         for conn in self.idle:
@@ -248,22 +264,35 @@ async def open_loop(rate: float, seconds: float, courses: Courses, conns: Connec
     tasks: list[asyncio.Task[None]] = []
 
     async def send(sample: Sample) -> None:
-        course = await courses.take()
+        course: CourseRef | None = None
+        try:
+            # Late already is fine (it is timed from its schedule); waiting past the limit is not.
+            async with asyncio.timeout(max(0.0, sample.scheduled + SEND_LIMIT - time.perf_counter())):
+                course = await courses.take()
+                conn = await conns.acquire()
+        except TimeoutError:
+            if course is not None:
+                courses.give_back(course)
+            sample.error = f"not sent within {SEND_LIMIT:.0f} s"
+            return
         correlation = str(uuid.uuid4())
         by_correlation[correlation] = sample
         path = f"/v1/patients/{course.patient_id}/medications/{course.medication_id}/dose-adjustments"
         refused = False
         try:
-            async with conns.one() as conn:
-                body = adjustment(course)
-                sample.sent = time.perf_counter()
+            body = adjustment(course)
+            sample.sent = time.perf_counter()
+            async with asyncio.timeout(ANSWER_LIMIT):
                 status, _ = await conn.request("POST", path, body, {"X-Correlation-Id": correlation})
             sample.answered = time.perf_counter()
             if status != 201:
                 sample.error, refused = str(status), True
+        except TimeoutError:
+            sample.error, refused = f"no answer within {ANSWER_LIMIT:.0f} s", True
         except TRANSPORT_ERRORS as exc:
             sample.answered, sample.error, refused = time.perf_counter(), type(exc).__name__, True
         finally:
+            conns.release(conn)
             if refused:
                 await refresh(conns, course)
             courses.give_back(course)
@@ -279,7 +308,7 @@ async def open_loop(rate: float, seconds: float, courses: Courses, conns: Connec
         result.samples.append(sample)
         tasks.append(asyncio.create_task(send(sample)))
     await asyncio.gather(*tasks)
-    result.last_sent = max((s.sent for s in result.samples), default=start) - start
+    result.last_sent = max((s.sent for s in result.samples if s.sent), default=start) - start
     return result
 
 
@@ -404,22 +433,27 @@ PATHS = (("http", "HTTP answer"), ("topic", "event on pharmacy's topic"),
          ("timeline", "entry in coordination's timeline"))
 
 
+def ms(value: float) -> str:
+    return "inf" if value == float("inf") else f"{value:,.1f}"
+
+
 def triple(values: Sequence[float]) -> str:
-    return " / ".join(f"{percentile(values, q):,.0f}" for q in (0.5, 0.99, 0.999))
+    return " / ".join(ms(percentile(values, q)) for q in (0.5, 0.99, 0.999))
 
 
 def render(report: LatencyReport) -> str:
-    head = ["rate", "from the scheduled send to", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "n"]
+    head = ["rate", "from the scheduled send to", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "got there"]
     body = []
     for r in report.results:
         for path, label in PATHS:
             values = r.latencies(path)
-            body.append([f"{r.rate:,.0f}/s", label, *(f"{percentile(values, q):,.1f}" for q in (0.5, 0.99, 0.999)),
-                         f"{max(values, default=float('nan')):,.1f}", f"{len(values):,}"])
+            body.append([f"{r.rate:,.0f}/s", label, *(ms(percentile(values, q)) for q in (0.5, 0.99, 0.999)),
+                         ms(max(values, default=float("nan"))), f"{r.reached(path):,} of {len(values):,}"])
     lines = [f"open-loop latency: POST dose-adjustments at a fixed arrival rate, timed from each request's scheduled "
              f"send time (pharmacy {report.processes} worker process{'es' if report.processes > 1 else ''}, "
              f"assessment and coordination 1 each; {report.patients} courses, one request in flight per course)",
-             "", markdown_table(head, body, {2, 3, 4, 5, 6}), ""]
+             "", markdown_table(head, body, {2, 3, 4, 5, 6}),
+             "  inf: more than that share of the requests due never got there (not sent, failed or not seen)", ""]
     for r in report.results:
         failed = sum(r.failed.values())
         why = f" ({', '.join(f'{k}: {v}' for k, v in sorted(r.failed.items()))})" if failed else ""
@@ -427,8 +461,8 @@ def render(report: LatencyReport) -> str:
         lines.append(
             f"  {r.rate:,.0f}/s: {len(r.samples):,} scheduled over {r.seconds:.0f} s, achieved {r.achieved:,.0f}/s "
             f"sent; {len(r.late):,} sent > {LATE_MS:.0f} ms late (max {max(r.late, default=0):,.0f} ms); {failed:,} "
-            f"failed{why}; of {ok:,} accepted, {len(r.latencies('topic')):,} seen on the topic and "
-            f"{len(r.latencies('timeline')):,} in the timeline ({r.waited:.1f} s waited after the load); CPU "
+            f"failed{why}; of {ok:,} accepted, {r.reached('topic'):,} seen on the topic and "
+            f"{r.reached('timeline'):,} in the timeline ({r.waited:.1f} s waited after the load); CPU "
             + ", ".join(f"{name} {share:.0%}" for name, share in r.cpu.items())
             + f" of a core, machine {r.machine_busy:.0%} busy; {r.connections} connections")
     lines.append(f"  setup (start three services, enroll {report.patients}, start their courses, wait for "
