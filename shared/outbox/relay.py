@@ -172,15 +172,13 @@ class OutboxRelay:
                 return 0
             producer = await self._ensure_producer()
             # The payload goes out as the store holds it: parsing and re-serialising every
-            # event would cost more than the rest of the batch.
-            envelopes = [row_to_envelope(r, parse_payload=False) for r in rows]
-            futures = []
-            for row, env in zip(rows, envelopes, strict=True):
-                futures.append(await self._send(producer, row, env))
+            # event would cost more than the rest of the batch. Envelopes are made only for
+            # what needs one (a span per event, a refused record, the test seam).
+            futures = [await self._send(producer, row) for row in rows]
             outcomes = await asyncio.gather(*futures, return_exceptions=True)
-            parked = await self._park_refused(conn, producer, rows, envelopes, outcomes)
+            parked = await self._park_refused(conn, producer, rows, outcomes)
             if self._after_ack is not None:
-                await self._after_ack([e for e, r in zip(envelopes, rows, strict=True)
+                await self._after_ack([row_to_envelope(r, parse_payload=False) for r in rows
                                        if r["outbox_id"] not in parked])
             await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
                                [r["outbox_id"] for r in rows if r["outbox_id"] not in parked])
@@ -188,10 +186,16 @@ class OutboxRelay:
         self.stats.batches += 1
         return len(rows)
 
-    async def _send(self, producer: AIOKafkaProducer, row: asyncpg.Record, env: Envelope) -> asyncio.Future[Any]:
-        key, value, headers = ce.encode(env, value=row["payload"].encode())
-        if self.trace_each_event and env.traceparent:
-            with _relay_span(env, row["topic"]) as traceparent:
+    async def _send(self, producer: AIOKafkaProducer, row: asyncpg.Record) -> asyncio.Future[Any]:
+        key, headers = ce.encode_attributes(
+            id=row["event_id"], source=row["source"], type=row["event_type"], time=row["occurred_at"],
+            subject=row["subject"], clinic_id=row["clinic_id"], stream_id=row["stream_id"],
+            stream_version=row["stream_version"], recorded_at=row["recorded_at"], hash=bytes(row["hash"]),
+            correlation_id=row["correlation_id"], causation_id=row["causation_id"], actor=row["actor"],
+            traceparent=row["traceparent"])
+        value = row["payload"].encode()
+        if self.trace_each_event and row["traceparent"]:
+            with _relay_span(row_to_envelope(row, parse_payload=False), row["topic"]) as traceparent:
                 inject_kafka_headers(headers, traceparent)
                 return await producer.send(row["topic"], value=value, key=key, headers=headers)
         # Untraced export: the record carries the request's own traceparent, so the consumer
@@ -199,26 +203,24 @@ class OutboxRelay:
         return await producer.send(row["topic"], value=value, key=key, headers=headers)
 
     async def _park_refused(self, conn: asyncpg.Connection, producer: AIOKafkaProducer,
-                            rows: Sequence[asyncpg.Record], envelopes: Sequence[Envelope],
-                            outcomes: Sequence[object]) -> set[int]:
+                            rows: Sequence[asyncpg.Record], outcomes: Sequence[object]) -> set[int]:
         """Outbox ids the broker refused for good, parked with the reason; raises (and so
         keeps the whole batch unsent) when every failure may pass."""
-        failed = [(row, env, exc) for row, env, exc in zip(rows, envelopes, outcomes, strict=True)
-                  if isinstance(exc, BaseException)]
+        failed = [(row, exc) for row, exc in zip(rows, outcomes, strict=True) if isinstance(exc, BaseException)]
         if not failed:
             return set()
-        if not any(isinstance(exc, PERMANENT) for _, _, exc in failed):
-            raise failed[0][2]  # all may pass: the batch stays unsent and is tried again
+        if not any(isinstance(exc, PERMANENT) for _, exc in failed):
+            raise failed[0][1]  # all may pass: the batch stays unsent and is tried again
         # Batch-mates of a refused record fail with it (refused together, or out of order
         # behind it): all of them are tried alone, and only a refusal of its own parks one.
         parked: set[int] = set()
-        for row, env, _ in failed:
+        for row, _ in failed:
             # A refused batch leaves the idempotent producer's sequence for that partition
             # broken (the next send would fail out of order): each try gets a new producer.
             await self._close_producer()
             producer = await self._ensure_producer()
             try:
-                await (await self._send(producer, row, env))
+                await (await self._send(producer, row))
             except PERMANENT as exc:
                 reason = type(exc).__name__
                 await conn.execute("UPDATE outbox SET parked_at = now(), parked_reason = $2 WHERE id = $1",
@@ -227,7 +229,7 @@ class OutboxRelay:
                 self.stats.parked += 1
                 # The event id, never its content: the reason is the broker's, not the patient's.
                 log.error("the broker refused an event for good; parked in the outbox",
-                          extra={"event_id": str(env.id), "error_type": reason})
+                          extra={"event_id": str(row["event_id"]), "error_type": reason})
         await self._close_producer()
         return parked
 
