@@ -41,9 +41,9 @@ class Sizes:
     @classmethod
     def full(cls) -> Sizes:
         # Sized so that the kernel part takes about two minutes of make bench's six.
-        return cls(rounds=3, writers=4, single_appends=200, batch_appends=30, batch=100,
-                   relay_events=12_000, projection_events=20_000, many_writers=16, many_single_appends=50,
-                   coordination_patients=250)
+        return cls(rounds=3, writers=4, single_appends=120, batch_appends=20, batch=100,
+                   relay_events=8_000, projection_events=12_000, many_writers=16, many_single_appends=30,
+                   coordination_patients=150)
 
     @classmethod
     def quick(cls) -> Sizes:

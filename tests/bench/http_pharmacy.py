@@ -96,7 +96,7 @@ class HttpSizes:
     @classmethod
     def full(cls) -> HttpSizes:
         # Twice per service (1 and 2 worker processes) within make bench's six minutes.
-        return cls(workers=16, patients=400, warmup=2.0, duration=8.0, single=3.0)
+        return cls(workers=16, patients=400, warmup=2.0, duration=6.0, single=3.0)
 
     @classmethod
     def quick(cls) -> HttpSizes:

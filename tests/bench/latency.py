@@ -346,7 +346,7 @@ class LatencyReport:
     not_run: str | None = None
 
 
-async def bench_latency(rates: Sequence[float] = RATES, seconds: float = 10.0, patients: int = 500,
+async def bench_latency(rates: Sequence[float] = RATES, seconds: float = 8.0, patients: int = 300,
                         processes: int = 2, run_id: str | None = None) -> LatencyReport:
     run_id = run_id or uuid.uuid4().hex[:8]
     not_run = None
@@ -488,12 +488,12 @@ def goals(report: LatencyReport) -> list[Goal]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench-latency", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="4 s per rate instead of 10")
+    parser.add_argument("--quick", action="store_true", help="4 s per rate instead of 8")
     parser.add_argument("--rates", type=float, nargs="+", default=list(RATES))
     parser.add_argument("--processes", type=int, default=2, help="pharmacy's worker processes")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
-    report = asyncio.run(bench_latency(args.rates, 4.0 if args.quick else 10.0, processes=args.processes))
+    report = asyncio.run(bench_latency(args.rates, 4.0 if args.quick else 8.0, processes=args.processes))
     print()
     print(render(report))
     print(f"  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")

@@ -5,8 +5,10 @@ Parts, in order: the kernel (appends, relay, projections: tests/bench/appends.py
 projection.py, coordination.py), each service over HTTP with 1 and 2 worker processes
 (pharmacy dose adjustments, tests/bench/http_pharmacy.py; therapy session completions,
 tests/bench/http_therapy.py), open-loop latency at 200, 500 and 1,000 commands/s
-(tests/bench/latency.py), command → flag latency (tests/bench/flag_latency.py) and the quality
-measures of one clinic (tests/bench/measures.py).
+(tests/bench/latency.py) and the quality measures of one clinic (tests/bench/measures.py).
+Command → flag latency (tests/bench/flag_latency.py, the rules' path) runs with ``--only flags``
+only: the open-loop part measures command → timeline at three rates, and the whole run has to
+stay within about six minutes.
 
 Reads ``CARECOORD_PG_URL`` and ``CARECOORD_KAFKA_BOOTSTRAP_SERVERS`` (deploy/local/run_bench.py
 sets them from the local stack). Everything it creates (schemas ``bench_<run>_*``, topics
@@ -51,6 +53,7 @@ from tests.bench.relay import bench_relay
 PARTS = ("ours", "raw", "es", "relay", "proj", "coord")
 HTTP_BENCHES: tuple[Bench, ...] = (http_pharmacy.bench_http, http_therapy.bench_http)
 CHOICES = ("kernel", "http", "latency", "flags", "measures")
+DEFAULT = ("kernel", "http", "latency", "measures")
 OVER_HTTP = {"http", "latency", "flags"}
 HTTP_PROCESSES = (1, 2)  # worker processes of the measured service (issue 15: the bench reports 1 and 2)
 
@@ -115,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", choices=CHOICES, nargs="+", help="run these parts only")
     parser.add_argument("--skip-http", action="store_true", help="skip the parts that serve the services over HTTP")
     args = parser.parse_args(argv)
-    parts = [p for p in CHOICES if (args.only is None or p in args.only) and not (args.skip_http and p in OVER_HTTP)]
+    parts = [p for p in CHOICES if p in (args.only or DEFAULT) and not (args.skip_http and p in OVER_HTTP)]
     sizes = Sizes.quick() if args.quick else Sizes.full()
     t0 = time.monotonic()
     goals: list[Goal] = []
@@ -145,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             goals += http_pharmacy.goals(report)
     if "latency" in parts:
         load_before = load()
-        lat = asyncio.run(latency.bench_latency(seconds=4.0 if args.quick else 10.0, processes=max(HTTP_PROCESSES)))
+        lat = asyncio.run(latency.bench_latency(seconds=4.0 if args.quick else 8.0, processes=max(HTTP_PROCESSES)))
         print()
         print(f"{latency.render(lat)}\n  load average {load_before} before, {load()} after")
         goals += latency.goals(lat)
