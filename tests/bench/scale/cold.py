@@ -37,11 +37,11 @@ class ColdSizes:
 
     @classmethod
     def full(cls) -> ColdSizes:
-        return cls({10: 20, 100: 20, 1_000: 10, 10_000: 5}, repeats=3)
+        return cls({10: 20, 100: 20, 1_000: 8, 10_000: 4}, repeats=3)
 
     @classmethod
     def quick(cls) -> ColdSizes:
-        return cls({10: 5, 100: 5, 1_000: 3, 10_000: 2}, repeats=2)
+        return cls({10: 5, 100: 5, 1_000: 2, 10_000: 1}, repeats=2)
 
 
 @dataclass
@@ -92,7 +92,7 @@ async def measure(store: PostgresEventStore, sizes: ColdSizes, first_course: int
             for patient, medication in courses:
                 handler = command_handler(store, formulary)  # a new handler: an empty state cache
                 stream = stream_of(medication)
-                command = AdjustDose(patient_id=patient, medication_id=medication, dose=75, unit="mg",
+                command = AdjustDose(patient_id=patient, medication_id=medication, dose=(75, 25)[rep % 2], unit="mg",
                                      reason="titration", prescriber_id="staff-0042",
                                      effective_at=COURSE_START + timedelta(days=length + rep))
                 t0 = time.perf_counter()

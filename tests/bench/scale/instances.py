@@ -18,6 +18,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,5 +140,5 @@ async def step(n: int, events: int) -> InstancesLine:
         await scaling.cleanup_run(env, run_id, ("coordination",))
 
 
-async def measure(events: int) -> list[InstancesLine]:
-    return [await step(n, events) for n in (1, 2, 3)]
+async def measure(events: int, counts: Sequence[int] = (1, 2, 3)) -> list[InstancesLine]:
+    return [await step(n, events) for n in counts]

@@ -141,3 +141,12 @@ def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), math.ceil(p / 100 * len(ordered))))
     return ordered[rank - 1]
+
+
+def k(n: float) -> str:
+    """A count as people write it, three figures at most: 10,000 -> 10k, 1,062,080 -> 1.06M."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.3g}M"
+    if n >= 1_000:
+        return f"{n / 1_000:.3g}k"
+    return f"{n:,.0f}"

@@ -42,11 +42,16 @@ class ServingMemory:
     therapy_ready: int = 0
 
 
-async def measure(env: dict[str, str], schema: str, stored: int, courses: int, concurrency: int = 8) -> ServingMemory:
-    report = ServingMemory(stored, courses)
+async def measure(env: dict[str, str], schema: str, stored: int, courses: int, seconds: float,
+                  concurrency: int = 8) -> ServingMemory:
+    """At most ``courses`` commands, for at most ``seconds`` (on a busy 2-core machine a command
+    can take tens of milliseconds, and the bound is 10,000 distinct courses)."""
+    report = ServingMemory(stored, 0)
     conn = await asyncpg.connect(plain_dsn(env["CARECOORD_PHARMACY_DATABASE_URL"]),
                                  server_settings={"search_path": schema})
     try:
+        # The append bench's events are sent already, as in a service whose relay keeps up.
+        await conn.execute("UPDATE outbox SET sent_at = now() WHERE sent_at IS NULL")
         patients = sorted({course_ids(k)[0] for k in range(courses)})
         await conn.executemany("INSERT INTO patient_directory (patient_id, clinic_id, enrolled_at) VALUES ($1, $2, $3) "
                                "ON CONFLICT DO NOTHING", [(p, CLINIC, datetime(2025, 1, 1, tzinfo=UTC))
@@ -64,17 +69,20 @@ async def measure(env: dict[str, str], schema: str, stored: int, courses: int, c
         report.pharmacy_ready, report.assessment_ready, report.therapy_ready = (
             rss_bytes(s.proc.pid) for s in services)
         progress(f"serving: pharmacy ready on {stored:,} events, {report.pharmacy_ready / 2**20:,.0f} MiB; "
-                 f"posting one dose adjustment on each of {courses:,} courses")
+                 f"posting one dose adjustment on each of up to {courses:,} courses for up to {seconds:.0f} s")
         body = json.dumps({"dose": 75, "unit": "mg", "reason": "titration",
                            "effective_at": (COURSE_START + timedelta(days=60)).isoformat()}).encode()
         queue = list(range(courses))
         errors: dict[str, int] = {}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
 
         async def worker() -> None:
             client = RawConnection("127.0.0.1", pharmacy.port, {"Authorization": f"Bearer {token}"})
             try:
-                while queue:
+                while queue and loop.time() < deadline:
                     patient, medication = course_ids(queue.pop())
+                    report.commands += 1
                     status, answer = await client.request(
                         "POST", f"/v1/patients/{patient}/medications/{medication}/dose-adjustments", body)
                     if status == 201:
@@ -86,7 +94,6 @@ async def measure(env: dict[str, str], schema: str, stored: int, courses: int, c
             finally:
                 await client.close()
 
-        loop = asyncio.get_running_loop()
         t0 = loop.time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         report.seconds = loop.time() - t0
