@@ -13,6 +13,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -38,6 +39,7 @@ from shared.metrics.note import note_refusal
 from shared.migrations import upgrade_pool
 from shared.openapi_errors import document_errors
 from shared.outbox import OutboxRelay
+from shared.peers import peers_entry, read_status, upstream_services
 from shared.projection.health import MonitoredConsumer
 from shared.retry import Backoff, Stopped, retrying
 from shared.schemas import storable
@@ -338,7 +340,13 @@ async def _check_readiness(runtime: Runtime) -> tuple[dict[str, Any], bool]:
     reports = [await consumer.report() for consumer in runtime.consumers]
     checks["consumers"] = [{k: v for k, v in r.as_json().items() if k != "last_error_type"} for r in reports]
     ready = ready and all(r.ready for r in reports)
-    return {"status": "ready" if ready else "not ready", "checks": checks}, ready
+    body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if runtime.settings.supervisor_status:
+        # information beside the checks, never a reason to be unready (shared.peers)
+        topics = [t for c in runtime.consumers for t in getattr(c, "topics", ())]
+        upstream = upstream_services(topics, runtime.settings.service_name)
+        body["peers"] = peers_entry(read_status(Path(runtime.settings.supervisor_status)), upstream)
+    return body, ready
 
 
 def _install_error_handlers(app: FastAPI) -> None:

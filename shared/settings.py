@@ -36,6 +36,7 @@ _SHARED_FIELDS = (
     "telemetry_sample_ratio",
     "metrics_clinics",
     "log_level",
+    "supervisor_status",
 )
 
 
@@ -101,6 +102,9 @@ class ServiceSettings(BaseSettings):
     # clinic counts as "other". Empty (the default): no clinic label at all.
     metrics_clinics: str = ""
     log_level: str = "INFO"
+    # A process supervisor's status file (deploy/local/supervise.py): /ready then shows the
+    # restarts of the services whose topics this one reads, under "peers" (shared.peers).
+    supervisor_status: str | None = None
     relay_enabled: bool = True
     relay_batch_size: int = 1000
     relay_idle_seconds: float = 0.05

@@ -61,6 +61,8 @@ CONTROLLER_USER = "controller"
 KAFKA_USERS = (ADMIN_USER, "assessment", "pharmacy", "therapy", "coordination", "dashboard")
 AUDIT_KEY_FILE = RUN / "secrets" / "audit-key"
 STARTED_MARK = RUN / "started-by-stack"
+# What make up's supervisor did (deploy/local/supervise.py): `status` prints it, /ready shows it.
+SUPERVISOR_STATUS = RUN / "supervise" / "status.json"
 
 
 class StackError(RuntimeError):
@@ -483,13 +485,23 @@ def pg_install() -> None:
         raise StackError(f"apt-get install postgresql failed:\n{res.stderr[-2000:]}")
 
 
-def pg_create_cluster() -> tuple[str, str, str]:
-    """The server is installed but has no cluster on 5432 (removed, or never created)."""
+def pg_version() -> str:
+    """The newest PostgreSQL server Debian's packages installed (its binaries: ``pg_bin``)."""
     versions = sorted((p.name for p in Path("/usr/lib/postgresql").glob("*") if p.name.isdigit()), key=int)
     if not versions:
         raise StackError("PostgreSQL server binaries not found under /usr/lib/postgresql")
-    log(f"creating PostgreSQL {versions[-1]} cluster 'main' on port {PG_PORT}")
-    res = subprocess.run(["pg_createcluster", versions[-1], "main", "--port", str(PG_PORT)],
+    return versions[-1]
+
+
+def pg_bin() -> Path:
+    return Path("/usr/lib/postgresql") / pg_version() / "bin"
+
+
+def pg_create_cluster() -> tuple[str, str, str]:
+    """The server is installed but has no cluster on 5432 (removed, or never created)."""
+    version = pg_version()
+    log(f"creating PostgreSQL {version} cluster 'main' on port {PG_PORT}")
+    res = subprocess.run(["pg_createcluster", version, "main", "--port", str(PG_PORT)],
                          capture_output=True, text=True)
     cluster = pg_cluster()
     if cluster is None:
@@ -681,7 +693,26 @@ def status() -> int:
     cluster = pg_cluster()
     pg = "online" if cluster and cluster[2] == "online" and port_open(PG_PORT) else "stopped"
     print(f"postgres  127.0.0.1:{PG_PORT}  {pg}")
+    for line in supervised_lines():
+        print(line)
     return 0 if kafka != "stopped" and pg == "online" else 3
+
+
+def supervised_lines(path: Path = SUPERVISOR_STATUS) -> list[str]:
+    """make up's services as its supervisor last wrote them: state, pid, restarts, last exit."""
+    import json
+
+    try:
+        status = json.loads(path.read_text())
+        services = dict(status["services"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    lines = [f"services (make up's supervisor, as of {status.get('written_at')}):"]
+    for name, s in services.items():
+        last = s.get("last_exit")
+        exit_text = f", last exit code {last['code']} at {last['at']}" if last else ""
+        lines.append(f"  {name:<13} {s.get('state')} (pid {s.get('pid')}), restarts {s.get('restarts')}{exit_text}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

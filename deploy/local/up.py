@@ -100,12 +100,15 @@ def run_services(env: dict[str, str], t0: float, stop_requested: Callable[[], bo
     PIDS.mkdir(parents=True, exist_ok=True)
     logs = stack.RUN / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    supervisor = Supervisor(say=lambda line: print(line, file=sys.stderr, flush=True))
+    supervisor = Supervisor(say=lambda line: print(line, file=sys.stderr, flush=True),
+                            status_file=stack.SUPERVISOR_STATUS)
     # The local stack serves /docs and /openapi.json (off by default elsewhere); set it to
     # false in the environment to try the stack as a deployment answers.
     env = {"CARECOORD_API_DOCS_ENABLED": "true", **env}
     # The pages' local sign-in (/ui/sign-in signs a token with this stack's own secret): local only.
     env = {"CARECOORD_COORDINATION_UI_LOCAL_SIGN_IN": "true", **env}
+    # The restarts of the services each one reads, in its /ready under "peers" (shared/peers.py).
+    env = {**env, "CARECOORD_SUPERVISOR_STATUS": str(stack.SUPERVISOR_STATUS)}
     # Schemas first, as a deployment's pre-start step would: a service then starts on a
     # current database and several instances never race to migrate.
     migrated = subprocess.run([sys.executable, "-m", "shared.cli", "db", "upgrade", "--grant-to",
