@@ -73,6 +73,7 @@ async def test_a_cursor_neither_repeats_nor_skips_when_late_and_backdated_events
 
 async def test_team_decisions_are_recorded_with_defaults_and_published(stack: Stack) -> None:
     pid = await enroll(stack.assessment)
+    await wait_for_entries(stack.pool, {pid: 1})  # known to coordination first: its decisions are the point
     base = f"/v1/patients/{pid}"
     esc = await stack.coordination.post(f"{base}/escalations", headers=COORD, json={
         "target": "pharmacotherapy", "reason": "non_response", "decided_at": "2026-09-01T10:00:00+02:00"})
