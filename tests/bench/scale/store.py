@@ -29,6 +29,7 @@ from tests.bench.common import BenchEnv, Sizes, progress
 from tests.bench.scale.rows import COLUMNS, COPY_HEADER, COPY_TRAILER, CourseTemplate, course_rows
 
 RECORDED_FROM = datetime(2025, 6, 1, tzinfo=UTC)
+SMALL_FILL = 200_000  # rows copied by this process alone
 CHUNK_COURSES = 500  # courses per COPY message (~3 MB of rows at 10 events each)
 
 
@@ -124,11 +125,14 @@ async def fill(dsn: str, schema: str, template: CourseTemplate, first_course: in
         share = -(-courses // processes)
         parts = [(first_course + i * share, min(share, courses - i * share)) for i in range(processes)
                  if courses - i * share > 0]
-        loop = asyncio.get_running_loop()
-        with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("spawn")) as pool:
-            await asyncio.gather(*(loop.run_in_executor(pool, _copy_part, dsn, schema, template, first, n,
-                                                        position + (first - first_course) * len(template))
-                                   for first, n in parts))
+        if courses * len(template) < SMALL_FILL:  # starting processes would take longer than the copy
+            await _copy(dsn, schema, template, first_course, courses, position)
+        else:
+            loop = asyncio.get_running_loop()
+            with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("spawn")) as pool:
+                await asyncio.gather(*(loop.run_in_executor(pool, _copy_part, dsn, schema, template, first, n,
+                                                            position + (first - first_course) * len(template))
+                                       for first, n in parts))
         copied = time.perf_counter()
         await conn.execute("INSERT INTO outbox (global_position, topic, sent_at) "
                            "SELECT global_position, $2, recorded_at FROM events WHERE global_position > $1",
