@@ -240,6 +240,12 @@ async def check_all(platform: pf.Platform, ledger: Ledger, poison: dict[str, dic
     unrecovered = [f"{f['kind']} {f['target']} at {f['injected_at']} s" for f in faults if f["recovered_after"] is None]
     checks["faults_recovered"] = {"ok": not unrecovered, "faults": len(faults), "unrecovered": unrecovered}
 
+    # 8b. every restart of a clinical service shown in coordination's /ready (peers)
+    reported = [f for f in faults if "seen_in_coordination_ready" in f["detail"]]
+    unseen = [f"{f['target']} at {f['injected_at']} s" for f in reported
+              if not f["detail"]["seen_in_coordination_ready"]]
+    checks["restarts_in_ready"] = {"ok": not unseen, "restarts": len(reported), "not_shown": unseen}
+
     # 9. coordination's read models and flags equal a clean replay
     replay_env = dict(platform.env)
     checks["replay_equals_live"] = await asyncio.to_thread(replay_verify, replay_env)

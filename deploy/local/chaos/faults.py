@@ -2,7 +2,9 @@
 
 Recovered means: a killed service answers /ready again (its relay and consumers running); a
 broker answers again and every partition of the run's topics is back to three in-sync
-replicas; after a network cut, the cut-off service's relay has published again.
+replicas; after a network cut, the cut-off service's relay has published again; after a
+PostgreSQL restart, every service answers /ready, every outbox holds nothing recorded before
+the database was back, and every consumer group has read what its topics held then.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from .proxy import Proxy
 stack = pf.stack
 SERVICE_KILLS = ("coordination", "assessment", "pharmacy", "therapy")
 RECOVERY_TIMEOUT = 240.0
+PG_MODES = ("immediate", "fast")  # pg_ctl stop -m: a crash, a clean shutdown
+PG_DOWN_SECONDS = 3.0
 
 
 @dataclass
 class Fault:
-    kind: str  # kill, broker_kill, broker_restart, network_cut
+    kind: str  # kill, broker_kill, broker_restart, network_cut, pg_restart
     target: str
     injected_at: float = 0.0  # seconds from the start of the load
     recovered_after: float | None = None  # seconds from the injection (from the end of a cut)
@@ -40,15 +44,19 @@ class Fault:
 
 
 def schedule(coordination: int, clinical: int, broker_kills: int, broker_restarts: int, cuts: int,
-             seed: int = 16) -> list[Fault]:
-    """Every fault once per count, shuffled, with the broker faults spread so two are never
-    due together (each waits for the previous one's recovery anyway)."""
+             pg_restarts: int = 0, seed: int = 16) -> list[Fault]:
+    """Every fault once per count, shuffled, with the broker and PostgreSQL faults spread so
+    two are never due together (each waits for the previous one's recovery anyway). PostgreSQL
+    restarts alternate: a crash (immediate stop) first, then a clean (fast) shutdown."""
     faults = [Fault("kill", "coordination") for _ in range(coordination)]
     faults += [Fault("kill", s) for s in SERVICE_KILLS[1:] for _ in range(clinical)]
     faults += [Fault("network_cut", pf.PROXIED) for _ in range(cuts)]
     random.Random(seed).shuffle(faults)
     brokers = [Fault("broker_kill", "leader") for _ in range(broker_kills)]
     brokers += [Fault("broker_restart", "any") for _ in range(broker_restarts)]
+    # after the first broker fault: the load is well under way when the database goes
+    for i in range(pg_restarts):
+        brokers.insert(min(len(brokers), 2 * i + 1), Fault("pg_restart", PG_MODES[i % 2]))
     step = max(1, len(faults) // (len(brokers) + 1))
     for i, fault in enumerate(brokers):
         faults.insert(min(len(faults), (i + 1) * step + i), fault)
@@ -156,6 +164,11 @@ class Injector:
             await self._kill(fault)
         elif fault.kind == "network_cut":
             await self._cut(fault)
+        elif fault.kind == "pg_restart":
+            if self._broker is not None:
+                await self._broker  # one piece of infrastructure away at a time
+                fault.injected_at = round(time.monotonic() - self.t0, 1)
+            await self._pg_restart(fault)
         else:
             if self._broker is not None:
                 await self._broker  # one broker away at a time: the quorum and min.insync need two
@@ -184,6 +197,12 @@ class Injector:
             return child.restarts > 0 and child.proc.pid != pf_pid and await asyncio.to_thread(
                 pf.ready, self.platform.ports[fault.target])
         fault.recovered_after = _round(await until(back, RECOVERY_TIMEOUT))
+        if fault.target != "coordination" and fault.recovered_after is not None:
+            # the restart as coordination's /ready shows it (peers: what the supervisor wrote)
+            async def seen() -> bool:
+                peers = await asyncio.to_thread(pf.ready_peers, self.platform.ports["coordination"])
+                return peers.get(fault.target, {}).get("restarts", 0) >= child.restarts
+            fault.detail["seen_in_coordination_ready"] = await until(seen, 15) is not None
 
     async def _cut(self, fault: Fault) -> None:
         self.proxy.cut()
@@ -232,6 +251,46 @@ class Injector:
         fault.recovered_after = None if waited is None else round(time.monotonic() - started, 1)
         self.say(f"[chaos] {fault.kind} {fault.target}: back in {fault.detail['broker_back_after']} s, "
                  f"fully replicated after {fault.recovered_after} s")
+
+
+    async def _pg_restart(self, fault: Fault) -> None:
+        """Stop the run's PostgreSQL (a crash or a clean shutdown), leave it down a while, start
+        it again (recovering from the write-ahead log after a crash)."""
+        import asyncpg
+
+        injected = time.monotonic()
+        await asyncio.to_thread(pf.pg.stop, fault.target)
+        fault.detail["mode"] = fault.target
+        await asyncio.sleep(PG_DOWN_SECONDS)
+        fault.detail["down_s"] = round(time.monotonic() - injected, 1)
+        fault.detail["start_s"] = round(await asyncio.to_thread(pf.pg.start), 1)
+        fault.target = "postgres"
+        back = time.monotonic()
+        groups = await self.observer.groups()
+        ends = {g: await self.observer.ends(g) for g in groups}
+
+        async def recovered() -> bool:
+            """Every service ready, every outbox published what was recorded before the
+            database was back, every group read what its topics held then."""
+            if not all(await asyncio.gather(*(asyncio.to_thread(pf.ready, p) for p in self.platform.ports.values()))):
+                return False
+            fault.detail.setdefault("ready_after", round(time.monotonic() - injected, 1))
+            for service in pf.SERVICE_NAMES:
+                conn = await asyncpg.connect(pf.owner_url(service).split("?")[0])
+                try:
+                    waiting = await conn.fetchval(
+                        "SELECT count(*) FROM outbox o JOIN events e USING (global_position) WHERE o.sent_at IS NULL "
+                        "AND o.parked_at IS NULL AND e.recorded_at < now() - make_interval(secs => $1)",
+                        time.monotonic() - back)
+                finally:
+                    await conn.close()
+                if waiting:
+                    return False
+            return all([await self.observer.reached(g, e) for g, e in ends.items()])
+        waited = await until(recovered, RECOVERY_TIMEOUT)
+        fault.recovered_after = None if waited is None else round(time.monotonic() - injected, 1)
+        self.say(f"[chaos] pg_restart ({fault.detail['mode']}): accepting connections after "
+                 f"{fault.detail['down_s'] + fault.detail['start_s']:.1f} s, recovered after {fault.recovered_after} s")
 
 
 def _round(seconds: float | None) -> float | None:

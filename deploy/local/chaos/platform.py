@@ -1,7 +1,8 @@
 """The platform a chaos run drives: a three-broker cluster of its own (its own ports and store,
-beside the default stack), fresh databases on the shared PostgreSQL, a topic namespace per
-run, and the four services as supervised subprocesses, each with its own Kafka user and the
-database's runtime role as ``make up`` runs them. One service reaches Kafka through the proxy.
+beside the default stack), fresh databases on a PostgreSQL of its own (``.pg``: the run
+restarts it), a topic namespace per run, and the four services as supervised subprocesses,
+each with its own Kafka user and the database's runtime role as ``make up`` runs them.
+One service reaches Kafka through the proxy.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ sys.path.insert(0, str(ROOT / "deploy" / "local"))
 sys.path.insert(0, str(ROOT))
 import stack  # noqa: E402
 from supervise import Supervisor  # noqa: E402
+
+from . import pg  # noqa: E402
 
 SERVICE_NAMES = ("assessment", "pharmacy", "therapy", "coordination")
 KAFKA_BASE = int(os.environ.get("CARECOORD_CHAOS_KAFKA_PORT", "19092"))
@@ -46,12 +49,12 @@ def database(service: str) -> str:
 
 def owner_url(service: str | None) -> str:
     db = database(service) if service else "postgres"
-    return (f"postgresql://{stack.PG_USER}:{stack.PG_PASSWORD}@127.0.0.1:{stack.PG_PORT}/{db}"
+    return (f"postgresql://{stack.PG_USER}:{stack.PG_PASSWORD}@127.0.0.1:{pg.PORT}/{db}"
             f"{stack.LOCAL_DSN_OPTIONS}")
 
 
 def app_url(service: str) -> str:
-    return (f"postgresql://{stack.PG_APP_USER}:{stack.pg_app_password()}@127.0.0.1:{stack.PG_PORT}/"
+    return (f"postgresql://{stack.PG_APP_USER}:{stack.pg_app_password()}@127.0.0.1:{pg.PORT}/"
             f"{database(service)}{stack.LOCAL_DSN_OPTIONS}")
 
 
@@ -111,6 +114,7 @@ def admin_env(namespace: str) -> dict[str, str]:
         # the load is one client per role and clinic, far above a person's rate
         "CARECOORD_RATE_LIMIT_PER_SECOND": "0",
         "CARECOORD_LOG_LEVEL": "WARNING",
+        "CARECOORD_PG_URL": owner_url(None),
     })
     for service in SERVICE_NAMES:
         env[f"CARECOORD_{service.upper()}_DATABASE_URL"] = owner_url(service)
@@ -151,6 +155,23 @@ def ready(port: int) -> bool:
         return False
 
 
+def ready_peers(port: int) -> dict[str, dict]:
+    """The ``peers`` entries of a service's /ready (shared.peers), whatever its status code."""
+    import json
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=3) as resp:
+            body = resp.read()
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+    except OSError:
+        return {}
+    try:
+        return dict(json.loads(body).get("peers", {}).get("services", {}))
+    except (ValueError, AttributeError):
+        return {}
+
+
 async def start_services(namespace: str, say: Callable[[str], None]) -> Platform:
     env = admin_env(namespace)
     logs = HOME / "logs" / namespace.rstrip(".")
@@ -164,7 +185,9 @@ async def start_services(namespace: str, say: Callable[[str], None]) -> Platform
     if migrated.returncode != 0:
         raise RuntimeError(f"migrations failed: {migrated.stderr[-2000:]}")
     ports = {name: HTTP_BASE + i for i, name in enumerate(SERVICE_NAMES)}
-    platform = Platform(namespace, env, ports, logs, Supervisor(say=lambda line: None))
+    status_file = logs / "supervisor-status.json"
+    env["CARECOORD_SUPERVISOR_STATUS"] = str(status_file)  # each service's /ready shows its upstreams' restarts
+    platform = Platform(namespace, env, ports, logs, Supervisor(say=lambda line: None, status_file=status_file))
     platform.supervisor.say = lambda line: (platform.lines.append(f"{time.strftime('%H:%M:%S')} {line}"), say(line))
 
     def starter(name: str) -> Callable[[], subprocess.Popen]:

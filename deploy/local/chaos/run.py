@@ -27,6 +27,7 @@ class Plan:
     broker_kills: int
     broker_restarts: int
     cuts: int
+    pg_restarts: int = 1  # alternately a crash (immediate stop) and a clean (fast) restart
     poison: int = 1000
     concurrency: int = 16
     settle_timeout: float = 240.0
@@ -34,12 +35,13 @@ class Plan:
     @property
     def faults(self) -> int:
         return (self.coordination_kills + 3 * self.clinical_kills + self.broker_kills + self.broker_restarts
-                + self.cuts)
+                + self.cuts + self.pg_restarts)
 
 
 # Commands; the events recorded are about 8 % more (coordination's flags and decisions).
 BOUNDED = Plan(events=4700, coordination_kills=1, clinical_kills=1, broker_kills=1, broker_restarts=1, cuts=1)
-FULL = Plan(events=100_000, coordination_kills=20, clinical_kills=5, broker_kills=2, broker_restarts=1, cuts=3)
+FULL = Plan(events=100_000, coordination_kills=20, clinical_kills=5, broker_kills=2, broker_restarts=1, cuts=3,
+            pg_restarts=2)
 
 
 def say(line: str) -> None:
@@ -57,6 +59,9 @@ async def run(plan: Plan, keep_cluster: bool = False) -> dict[str, Any]:
     report: dict[str, Any] = {"plan": asdict(plan), "namespace": namespace,
                               "cluster_start_s": round(cluster_seconds, 1)}
     try:
+        say(f"[chaos] starting the run's PostgreSQL (port {pf.pg.PORT})")
+        await asyncio.to_thread(pf.pg.start)
+        await asyncio.to_thread(pf.pg.provision)
         platform = await pf.start_services(namespace, say)
         report["platform_start_s"] = round(time.monotonic() - t_start, 1)
         say(f"[chaos] services ready after {report['platform_start_s']} s; namespace {namespace}")
@@ -68,6 +73,7 @@ async def run(plan: Plan, keep_cluster: bool = False) -> dict[str, Any]:
             report["supervisor"] = platform.lines
         if not keep_cluster:
             await asyncio.to_thread(pf.stop_cluster)
+            await asyncio.to_thread(pf.pg.stop)
     report["total_s"] = round(time.monotonic() - t_start, 1)
     report["ok"] = all(c.get("ok") for c in report.get("checks", {}).values()) and bool(report.get("checks"))
     out = pf.HOME / f"report-{namespace.rstrip('.')}.json"
@@ -87,7 +93,7 @@ async def _exercise(plan: Plan, platform: pf.Platform, proxy: Proxy) -> dict[str
     t0 = time.monotonic()
     injector = Injector(platform, proxy, observer, t0, say)
     faults = schedule(plan.coordination_kills, plan.clinical_kills, plan.broker_kills, plan.broker_restarts,
-                      plan.cuts)
+                      plan.cuts, plan.pg_restarts)
     stop = asyncio.Event()
 
     async def supervise() -> None:
