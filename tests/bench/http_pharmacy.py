@@ -510,12 +510,27 @@ def health_check(clients: Sequence[LoadClient]) -> Request:
 # --------------------------------------------------------------------------- setup
 
 
+async def post_setup(client: httpx.AsyncClient, url: str, body: dict[str, Any], attempts: int = 3) -> httpx.Response:
+    """A setup POST (not measured), retried after a dropped connection under the same
+    Idempotency-Key, so a retry records nothing twice: on a loaded machine a keep-alive
+    connection is now and then closed under a request."""
+    key = str(uuid.uuid4())
+    for attempt in range(1, attempts + 1):
+        try:
+            return await client.post(url, json=body, headers={"Idempotency-Key": key})
+        except httpx.TransportError:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
 async def enroll(client: httpx.AsyncClient, assessment: Service, n: int, concurrency: int) -> list[str]:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> str:
         async with gate:
-            resp = await client.post(f"{assessment.base}/v1/patients", json={
+            resp = await post_setup(client, f"{assessment.base}/v1/patients", {
                 "clinic_id": CLINIC, "display_name": f"Bench Patient {i}", "birth_date": "1981-04-12"})
         if resp.status_code != 201:
             raise RuntimeError(f"enrollment answered {resp.status_code}: {resp.text[:300]}")
@@ -545,7 +560,7 @@ async def start_courses(client: httpx.AsyncClient, pharmacy: Service, patient_id
 
     async def one(pid: str) -> CourseRef:
         async with gate:
-            resp = await client.post(f"{pharmacy.base}/v1/patients/{pid}/medications", json={
+            resp = await post_setup(client, f"{pharmacy.base}/v1/patients/{pid}/medications", {
                 "drug": SERTRALINE, "dose": 25, "unit": "mg", "schedule": {"times_per_day": 1},
                 "indication": {"system": "ICD-10", "code": "F32.1"}, "started_at": COURSE_START.isoformat()})
         if resp.status_code != 201:

@@ -41,6 +41,7 @@ from tests.bench.http_pharmacy import (
     Service,
     Workload,
     cli,
+    post_setup,
     rotation,
     run_workload,
 )
@@ -147,7 +148,7 @@ def preparer(ahead: int, booked: list[int]) -> Preparer:
 
         async def start(pid: str) -> EpisodeRef:
             async with gate:
-                resp = await client.post(f"{therapy.base}/v1/patients/{pid}/episodes", json={
+                resp = await post_setup(client, f"{therapy.base}/v1/patients/{pid}/episodes", {
                     "modality": "cbt", "care_step": 2, "started_at": EPISODE_START.isoformat()})
             if resp.status_code != 201:
                 raise RuntimeError(f"starting an episode answered {resp.status_code}: {resp.text[:300]}")

@@ -26,7 +26,8 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -112,67 +113,97 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
+def kernel_part(quick: bool, goals: list[Goal], missed: list[str]) -> None:
+    sizes = Sizes.quick() if quick else Sizes.full()
+    load_before = load()
+    rows = asyncio.run(run(sizes, new_run_id()))
+    print()
+    print(f"carecoord kernel throughput ({'quick' if quick else 'full'} run, "
+          f"median of {sizes.rounds} interleaved rounds; {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}; load average {load_before} before, {load()} after)")
+    print()
+    print(table(rows))
+    print()
+    print("rounds:")
+    print(spread(rows))
+    goals += [g for c in rows if (g := c.as_goal()) is not None]
+    missed += [c.metric for c in rows if c.meets is False and c.goal is None]
+
+
+def http_part(bench: Bench, quick: bool, goals: list[Goal]) -> None:
+    load_before = load()
+    # A run id of its own: the previous part's topics are being deleted and cannot be made again at once.
+    report = asyncio.run(bench(HttpSizes.quick() if quick else HttpSizes.full(), new_run_id(), "raw", HTTP_PROCESSES))
+    print()
+    print(f"{render(report)}\n  load average {load_before} before, {load()} after")
+    goals += http_pharmacy.goals(report)
+
+
+def latency_part(quick: bool, goals: list[Goal]) -> None:
+    load_before = load()
+    lat = asyncio.run(latency.bench_latency(seconds=4.0 if quick else 8.0, processes=max(HTTP_PROCESSES)))
+    print()
+    print(f"{latency.render(lat)}\n  load average {load_before} before, {load()} after")
+    goals += latency.goals(lat)
+
+
+def flags_part(quick: bool) -> None:
+    load_before = load()
+    flags = asyncio.run(flag_latency.bench_flag_latency(seconds=5.0 if quick else 10.0))
+    print()
+    print(f"{flag_latency.render(flags)}\n  load average {load_before} before, {load()} after")
+
+
+def measures_part(quick: bool) -> None:
+    print()
+    print(measures.render(measures.bench_measures(rounds=1 if quick else 3)))
+    end_to_end = asyncio.run(measures.bench_end_to_end(os.environ["CARECOORD_PG_URL"], new_run_id(),
+                                                       rounds=1 if quick else 3))
+    print(measures.render_end_to_end(end_to_end))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smaller run (about a third of the time)")
     parser.add_argument("--only", choices=CHOICES, nargs="+", help="run these parts only")
     parser.add_argument("--skip-http", action="store_true", help="skip the parts that serve the services over HTTP")
     args = parser.parse_args(argv)
-    parts = [p for p in CHOICES if p in (args.only or DEFAULT) and not (args.skip_http and p in OVER_HTTP)]
-    sizes = Sizes.quick() if args.quick else Sizes.full()
+    chosen = [p for p in CHOICES if p in (args.only or DEFAULT) and not (args.skip_http and p in OVER_HTTP)]
+    quick: bool = args.quick
     t0 = time.monotonic()
     goals: list[Goal] = []
     missed: list[str] = []  # the kernel's targets that are not issue 15's goals
-    if "kernel" in parts:
-        load_before = load()
-        rows = asyncio.run(run(sizes, new_run_id()))
-        print()
-        print(f"carecoord kernel throughput ({'quick' if args.quick else 'full'} run, "
-              f"median of {sizes.rounds} interleaved rounds; {os.cpu_count()} CPUs, "
-              f"Python {platform.python_version()}; load average {load_before} before, {load()} after)")
-        print()
-        print(table(rows))
-        print()
-        print("rounds:")
-        print(spread(rows))
-        goals += [g for c in rows if (g := c.as_goal()) is not None]
-        missed += [c.metric for c in rows if c.meets is False and c.goal is None]
-    if "http" in parts:
-        http_sizes = HttpSizes.quick() if args.quick else HttpSizes.full()
-        for bench in HTTP_BENCHES:
-            load_before = load()
-            # A run id of its own: the previous part's topics are being deleted and cannot be made again at once.
-            report = asyncio.run(bench(http_sizes, new_run_id(), "raw", HTTP_PROCESSES))
-            print()
-            print(f"{render(report)}\n  load average {load_before} before, {load()} after")
-            goals += http_pharmacy.goals(report)
-    if "latency" in parts:
-        load_before = load()
-        lat = asyncio.run(latency.bench_latency(seconds=4.0 if args.quick else 8.0, processes=max(HTTP_PROCESSES)))
-        print()
-        print(f"{latency.render(lat)}\n  load average {load_before} before, {load()} after")
-        goals += latency.goals(lat)
-    if "flags" in parts:
-        load_before = load()
-        flags = asyncio.run(flag_latency.bench_flag_latency(seconds=5.0 if args.quick else 10.0))
-        print()
-        print(f"{flag_latency.render(flags)}\n  load average {load_before} before, {load()} after")
-    if "measures" in parts:
-        print()
-        print(measures.render(measures.bench_measures(rounds=1 if args.quick else 3)))
-        end_to_end = asyncio.run(measures.bench_end_to_end(os.environ["CARECOORD_PG_URL"], new_run_id(),
-                                                           rounds=1 if args.quick else 3))
-        print(measures.render_end_to_end(end_to_end))
+    steps: list[tuple[str, Callable[[], None]]] = []
+    if "kernel" in chosen:
+        steps.append(("kernel", lambda: kernel_part(quick, goals, missed)))
+    if "http" in chosen:
+        steps += [(f"http ({name})", lambda b=bench: http_part(b, quick, goals))
+                  for name, bench in zip(("pharmacy", "therapy"), HTTP_BENCHES, strict=True)]
+    if "latency" in chosen:
+        steps.append(("latency", lambda: latency_part(quick, goals)))
+    if "flags" in chosen:
+        steps.append(("flags", lambda: flags_part(quick)))
+    if "measures" in chosen:
+        steps.append(("measures", lambda: measures_part(quick)))
+    failed: list[str] = []
+    for name, step in steps:
+        try:
+            step()
+        except Exception:  # one part's failure is reported and the others still run
+            progress(f"part {name} failed:\n{traceback.format_exc()}")
+            print(f"\n{name}: FAILED (traceback on stderr)")
+            failed.append(name)
     if goals:
         print()
-        print(f"issue 15 goals ({'quick' if args.quick else 'full'} run; ratios measured side by side in this run)")
+        print(f"issue 15 goals ({'quick' if quick else 'full'} run; ratios measured side by side in this run)")
         print()
         print(goals_table(goals))
     missed += [f"{g.part}: {g.line}" for g in goals if g.met is False]
     print()
     print(f"finished in {time.monotonic() - t0:.0f} s; "
+          + (f"parts failed: {', '.join(failed)}; " if failed else "")
           + (f"targets missed: {'; '.join(missed)}" if missed else "all targets met"))
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
