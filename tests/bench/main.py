@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import platform
 import sys
@@ -177,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "kernel" in chosen:
         steps.append(("kernel", lambda: kernel_part(quick, goals, missed)))
     if "http" in chosen:
-        steps += [(f"http ({name})", lambda b=bench: http_part(b, quick, goals))
+        steps += [(f"http ({name})", functools.partial(http_part, bench, quick, goals))
                   for name, bench in zip(("pharmacy", "therapy"), HTTP_BENCHES, strict=True)]
     if "latency" in chosen:
         steps.append(("latency", lambda: latency_part(quick, goals)))
