@@ -12,7 +12,6 @@ from shared.auth.tokens import VerifiedTokens
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 CONFIG = AuthConfig(algorithm="HS256", hs256_secret=SECRET, leeway_seconds=30, jwks_cache_seconds=300)
-T0 = datetime.now(UTC).replace(microsecond=0)  # PyJWT checks exp against the real clock
 
 
 class Clock:
@@ -23,8 +22,13 @@ class Clock:
         return self.now
 
 
-def _token(sub: str = "staff-1", ttl: int = 600, at: datetime = T0) -> str:
-    return issue_token(SECRET, sub=sub, roles=["prescriber"], clinics=["clinic-a"], ttl_seconds=ttl, now=at)
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)  # PyJWT checks exp against the real clock
+
+
+def _token(sub: str = "staff-1", ttl: int = 600, at: datetime | None = None) -> str:
+    return issue_token(SECRET, sub=sub, roles=["prescriber"], clinics=["clinic-a"], ttl_seconds=ttl,
+                       now=at or _now())
 
 
 @pytest.fixture
@@ -42,7 +46,7 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_a_token_is_verified_once_then_answered_from_the_cache(decodes: list[str]) -> None:
-    clock = Clock(T0 + timedelta(seconds=1))
+    clock = Clock(_now() + timedelta(seconds=1))
     cache = VerifiedTokens(CONFIG, clock=clock)
     a, b = _token("staff-a"), _token("staff-b")
     for _ in range(5):
@@ -53,7 +57,7 @@ def test_a_token_is_verified_once_then_answered_from_the_cache(decodes: list[str
 
 def test_an_expired_token_is_refused_although_it_was_cached(decodes: list[str]) -> None:
     # Issued 200 s ago for 60 s: expired, leeway included, by the real clock PyJWT reads.
-    issued = T0 - timedelta(seconds=200)
+    issued = _now() - timedelta(seconds=200)
     token = _token(ttl=60, at=issued)
     expires = (issued + timedelta(seconds=60 + CONFIG.leeway_seconds)).timestamp()
     clock = Clock(issued + timedelta(seconds=10))
@@ -72,15 +76,16 @@ def test_an_expired_token_is_refused_although_it_was_cached(decodes: list[str]) 
 
 
 def test_the_cache_keeps_a_token_until_exp_plus_leeway() -> None:
-    token = _token(ttl=600)
+    issued = _now()
+    token = _token(ttl=600, at=issued)
     principal, expires = tokens_module.verify_token_until(token, CONFIG)
     assert principal.staff_id == "staff-1"
-    assert expires == (T0 + timedelta(seconds=600 + CONFIG.leeway_seconds)).timestamp()
+    assert expires == (issued + timedelta(seconds=600 + CONFIG.leeway_seconds)).timestamp()
 
 
 def test_entries_are_verified_again_after_max_age(decodes: list[str]) -> None:
     """A key revoked at the identity provider stops verifying within the JWKS cache's time."""
-    clock = Clock(T0 + timedelta(seconds=1))
+    clock = Clock(_now() + timedelta(seconds=1))
     cache = VerifiedTokens(CONFIG, clock=clock)
     token = _token(ttl=3600)
     cache.verify(token)
@@ -93,10 +98,10 @@ def test_entries_are_verified_again_after_max_age(decodes: list[str]) -> None:
 
 
 def test_failures_are_not_cached_and_the_cache_is_bounded(decodes: list[str]) -> None:
-    clock = Clock(T0 + timedelta(seconds=1))
+    clock = Clock(_now() + timedelta(seconds=1))
     cache = VerifiedTokens(CONFIG, size=2, clock=clock)
     forged = issue_token("another-secret-that-is-long-enough-for-hs256", sub="x", roles=["admin"],
-                         clinics=["clinic-a"], now=T0)
+                         clinics=["clinic-a"], now=_now())
     for _ in range(2):
         with pytest.raises(AuthError, match="bad signature"):
             cache.verify(forged)
