@@ -105,6 +105,8 @@ async def step(n: int, events: int) -> InstancesLine:
     schema = f"bench_{run_id}_coordination"
     pool = await asyncpg.create_pool(env["CARECOORD_COORDINATION_DATABASE_URL"], min_size=1, max_size=2,
                                      server_settings={"search_path": schema})
+    # Made here, before the instances start: each would otherwise race the others to create it.
+    await pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     coordination: list[Service] = [start_service("coordination", env) for _ in range(n)]
     try:
         async with scaling.processes(*coordination), httpx.AsyncClient(

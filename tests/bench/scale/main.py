@@ -176,7 +176,7 @@ def table(lines: Sequence[tuple[str, str, str, str]]) -> str:
 def notes(report: Report, max_events: int) -> list[str]:
     out = []
     if report.sizes:
-        skipped = [k(s) for s in FULL_SIZES if s not in report.sizes and not report.quick]
+        skipped = [k(s) for s in FULL_SIZES if s not in report.sizes and not report.quick and s > max(report.sizes)]
         out.append(f"store sizes that ran: {', '.join(k(s) for s in report.sizes)}"
                    + (f" (not run: {', '.join(skipped)}; --max-events {max_events:,})" if skipped else ""))
     for a in report.appends:
@@ -217,31 +217,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-events", type=int, default=FULL_SIZES[-1],
                         help="largest store to fill (10000000; 1000000 stops at 1M)")
     parser.add_argument("--only", choices=PARTS, action="append", help="run this part (repeatable)")
+    parser.add_argument("--history", type=int, help="events published for the instances part (default 12000)")
+    parser.add_argument("--sizes", type=lambda text: [int(v) for v in text.split(",")],
+                        help="store sizes to measure at, e.g. 10000000 (default 10k,1M,10M; --quick 10k,100k)")
     args = parser.parse_args(argv)
     parts = args.only or list(PARTS)
-    sizes = [s for s in (QUICK_SIZES if args.quick else FULL_SIZES) if s <= args.max_events]
+    sizes = [s for s in (args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)) if s <= args.max_events]
     report = Report(new_run_id(), args.quick)
     load_before = os.getloadavg()[0]
     progress(f"bench-scale run {report.run_id}: parts {', '.join(parts)}; store sizes {', '.join(k(s) for s in sizes)}")
+    failed: list[str] = []
     try:
         for part in parts:
             t0 = time.monotonic()
-            if part == "store":
-                asyncio.run(store_part(report, sizes))
-            elif part == "cold":
-                asyncio.run(cold_part(report))
-            elif part == "instances":
-                report.instances = asyncio.run(instances.measure(2_000 if args.quick else 12_000,
-                                                                 (1, 2) if args.quick else (1, 2, 3)))
-            elif part == "cache":
-                report.caches = memory.cache_footprints(100 if args.quick else 500)
+            try:  # a part that fails is reported; the others still run and print
+                if part == "store":
+                    asyncio.run(store_part(report, sizes))
+                elif part == "cold":
+                    asyncio.run(cold_part(report))
+                elif part == "instances":
+                    report.instances = asyncio.run(instances.measure(
+                        args.history or (2_000 if args.quick else 12_000), (1, 2) if args.quick else (1, 2, 3)))
+                elif part == "cache":
+                    report.caches = memory.cache_footprints(100 if args.quick else 500)
+            except Exception as exc:
+                failed.append(f"{part}: {type(exc).__name__}: {str(exc)[:300]}")
+                progress(f"part {part} failed: {exc!r}")
             report.seconds[part] = time.monotonic() - t0
     finally:
         with contextlib.suppress(Exception):
             asyncio.run(cleanup(service_env(report.run_id, ()), report.run_id, ("pharmacy", "assessment", "therapy")))
     print()
     print(render(report, args.max_events, load_before))
-    return 0
+    for line in failed:
+        print(f"FAILED {line}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
