@@ -21,6 +21,23 @@ from aiokafka.admin import AIOKafkaAdminClient
 from shared.db import create_pool, plain_dsn
 from shared.kafka.security import client_security
 
+# Tests that stop or freeze the shared broker, or load the machine with a cluster of their own,
+# are named zz_ (so that they sort last). `make test` runs them after the rest, alone.
+ALONE = ("zz_", "test_zz")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "alone: runs after every other test with nothing beside it (make test's "
+                                       "second pass): it stops or freezes the shared broker, or loads the machine")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(config.rootpath).parts if item.path.is_relative_to(config.rootpath) else ()
+        if any(part.startswith(ALONE) for part in parts):
+            item.add_marker(pytest.mark.alone)
+
+
 HOW_TO = ("needs Kafka and PostgreSQL: run the suite with `make test` (it starts the local "
           "stack), or export CARECOORD_KAFKA_BOOTSTRAP_SERVERS and CARECOORD_PG_URL, or make a "
           "Docker engine available for testcontainers")
