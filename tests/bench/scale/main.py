@@ -184,7 +184,7 @@ def notes(report: Report, max_events: int) -> list[str]:
             f = a.fill
             out.append(f"fill to {k(a.stored)}: {f.rows:,} rows by binary COPY in {f.copy_seconds:.0f} s "
                        f"({f.rows / f.copy_seconds:,.0f} rows/s), sent outbox rows {f.outbox_seconds:.0f} s, "
-                       f"indexes and constraints rebuilt {f.index_seconds:.0f} s")
+                       f"indexes and constraints rebuilt, vacuumed and analysed {f.index_seconds:.0f} s")
     if len(report.cold) >= 2:
         first, last = report.cold[0], report.cold[-1]
         p50s = [percentile(c.command_ms, 50) for c in report.cold]
