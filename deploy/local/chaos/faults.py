@@ -141,9 +141,10 @@ class Observer:
 async def until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.5) -> float | None:
     """Seconds until ``check`` holds, or None when ``timeout`` passes first."""
     t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
+    while (left := timeout - (time.monotonic() - t0)) > 0:
+        # each try bounded too: an admin request to a cluster in trouble can wait for ever
         with contextlib.suppress(Exception):
-            if await check():
+            if await asyncio.wait_for(check(), max(left, interval)):
                 return time.monotonic() - t0
         await asyncio.sleep(interval)
     return None
