@@ -7,7 +7,8 @@ transaction commits later. Appends to different streams nevertheless commit side
 share mode (see kernel_0005). Readers of the whole store follow commit order instead: every
 row carries the id of the transaction that wrote it, and :meth:`PostgresEventStore.read_all`
 returns rows in ``(transaction id, position)`` order, only those of transactions below the
-oldest one still running, so nothing can later appear before a reader's cursor.
+oldest writer of this store still running, so nothing can later appear before a reader's
+cursor (a writer takes the append lock before it has a transaction id, see kernel_0005).
 """
 
 from __future__ import annotations
@@ -89,27 +90,55 @@ _APPEND = ("SELECT * FROM append_events($1, $2, $3, $4::uuid[], $5::text[], $6::
            "$16::text[], $17)")
 
 
-# The cursor is the (transaction, position) of the event at $1; rows only of transactions that
-# have ended for this statement's snapshot (below its xmin), so none can appear behind it later.
-_READ_ALL = f"""
-WITH cursor AS (
+# The cursor is the (transaction, position) of the event at $1. The horizon: the oldest
+# transaction of this statement's snapshot that may still add rows to this store; none:
+# everything the snapshot sees. Writers take the store's append lock before they have a
+# transaction id and hold it to the end (kernel_0005), so a transaction of the snapshot that
+# is still running and does not hold the lock never wrote here and never will: only those are
+# passed over. One copy of pg_locks (a consistent picture of the lock table, taken after the
+# snapshot) says both: a running transaction holds the lock on its own id, and whether its
+# backend holds this store's append lock. A transaction of the snapshot that has ended since
+# counts (it may have been a writer whose rows this snapshot does not see). pg_locks gives
+# 32-bit transaction ids, the snapshot 64-bit ones (the epoch above).
+_HORIZON = """
+snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
+locks AS MATERIALIZED (
+    SELECT locktype, pid, transactionid::text AS xid, classid, objid, objsubid, database FROM pg_locks WHERE granted
+),
+passed_over AS MATERIALIZED (
+    SELECT t.xid FROM locks t
+    WHERE t.locktype = 'transactionid' AND t.pid IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM locks l
+                      WHERE l.pid = t.pid AND l.locktype = 'advisory' AND l.objsubid = 2
+                        AND l.classid = {lock}::oid
+                        AND l.objid = (hashtext(current_schema())::bigint & 4294967295)::oid
+                        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+),
+horizon AS MATERIALIZED (
+    SELECT coalesce(min(x), pg_snapshot_xmax((SELECT s FROM snap))) AS h
+    FROM pg_snapshot_xip((SELECT s FROM snap)) AS x
+    WHERE (x::text::bigint % 4294967296)::text NOT IN (SELECT xid FROM passed_over)
+),
+cursor AS (
     SELECT coalesce((SELECT e.transaction_id FROM events e WHERE e.global_position = $1), '0'::xid8) AS tx
-)
+)"""
+_READ_ALL = f"""
+WITH {_HORIZON.format(lock="$3")}
 SELECT global_position, {_COLUMNS} FROM events, cursor
 WHERE (transaction_id, global_position) > (cursor.tx, $1)
-  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+  AND transaction_id < (SELECT h FROM horizon)
 ORDER BY transaction_id, global_position
 LIMIT $2
 """
-# Committed events after the cursor that _READ_ALL holds back behind a running transaction.
-_HELD_BACK = """
-WITH cursor AS (
-    SELECT coalesce((SELECT e.transaction_id FROM events e WHERE e.global_position = $1), '0'::xid8) AS tx
-)
+# Committed events after the cursor that _READ_ALL holds back behind a running writer.
+_HELD_BACK = f"""
+WITH {_HORIZON.format(lock="$2")}
 SELECT EXISTS (SELECT 1 FROM events, cursor WHERE (transaction_id, global_position) > (cursor.tx, $1)
-                                            AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))
+                                            AND transaction_id >= (SELECT h FROM horizon))
 """
 READ_ALL_SETTLE = 1.0  # seconds; see read_all
+_WROTE_FIRST = ("the transaction wrote before it took the event store's append lock: "
+                "call begin_appends at its start")
 
 
 class PostgresEventStore:
@@ -164,6 +193,21 @@ class PostgresEventStore:
                                        await self.stream_version(stream_id)) from None
             raise
 
+    async def begin_appends(self, conn: asyncpg.Connection) -> None:
+        """Take the store's append lock (share mode) in the caller's transaction before it
+        writes anything else: a caller that writes read-model rows and then appends with
+        :meth:`append_on` calls this first. Readers of the whole store find the transactions
+        that may still write to it by this lock (see kernel_0005), so a transaction that has
+        written before taking it is refused (``RuntimeError``)."""
+        if not conn.is_in_transaction():
+            raise RuntimeError("begin_appends needs the caller's open transaction")
+        try:
+            await conn.execute("SELECT take_append_lock($1)", APPEND_LOCK)
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == "CC004":
+                raise RuntimeError(_WROTE_FIRST) from None
+            raise
+
     async def append_on(
         self,
         conn: asyncpg.Connection,
@@ -191,6 +235,8 @@ class PostgresEventStore:
                 raise ConcurrencyError(stream_id, expected_version, int(exc.args[0])) from None
             if exc.sqlstate == "CC003":
                 raise EventIdReused(str(events[0].id), "(an append in the caller's transaction)") from None
+            if exc.sqlstate == "CC004":
+                raise RuntimeError(_WROTE_FIRST) from None
             raise
         return AppendResult(tuple(e.stored(r["stream_version"], r["recorded_at"], bytes(r["hash"]),
                                            r["global_position"]) for e, r in zip(events, rows, strict=True)))
@@ -224,6 +270,8 @@ class PostgresEventStore:
                 raise ConcurrencyError("(one of several streams)", None, int(exc.args[0])) from None
             if exc.sqlstate == "CC003":
                 raise EventIdReused("(one of several streams)", "(an append in the caller's transaction)") from None
+            if exc.sqlstate == "CC004":
+                raise RuntimeError(_WROTE_FIRST) from None
             raise
 
     async def _stored(self, events: Sequence[Envelope]) -> dict[str, Envelope]:
@@ -242,19 +290,19 @@ class PostgresEventStore:
         """Events in commit order after the event at ``after_position`` (a position this method
         returned; 0 for the start), at most ``limit``. Commit order is by transaction, so
         positions need not ascend along a page; a reader keeps the last event's position as
-        its cursor. Events of transactions that overlap a still-running older one (of any
-        database on the server: transaction ids are the server's) wait until it ends, so a
-        tailing reader never skips an event committed late. Such a wait is usually a few
-        milliseconds; a short page held back by one is read again for up to ``settle``
-        seconds, so a caller reading "everything so far" gets it unless a transaction stays
-        open longer than that."""
+        its cursor. Events of transactions newer than a writer of this store still running
+        wait until it ends, so a tailing reader never skips an event committed late;
+        transactions elsewhere (other stores, schemas, databases) hold nothing back. Such a
+        wait lasts one append's commit; a short page held back by one is read again for up
+        to ``settle`` seconds, so a caller reading "everything so far" gets it unless a
+        writer of this store keeps its transaction open longer than that."""
         deadline = time.monotonic() + settle
         while True:
-            rows = await self.pool.fetch(_READ_ALL, after_position, limit)
+            rows = await self.pool.fetch(_READ_ALL, after_position, limit, APPEND_LOCK)
             if len(rows) >= limit or time.monotonic() >= deadline:
                 break
             last = rows[-1]["global_position"] if rows else after_position
-            if not await self.pool.fetchval(_HELD_BACK, last):
+            if not await self.pool.fetchval(_HELD_BACK, last, APPEND_LOCK):
                 break
             await asyncio.sleep(0.005)
         return [row_to_envelope(r) for r in rows]

@@ -31,6 +31,9 @@ class Projection(Protocol):
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None: ...
 
+    # Optional: ``async def begin(self, conn)``, run first in each batch's transaction (a
+    # projection that appends events takes its event store's append lock there).
+
 
 class SameFailureEverywhere(Exception):
     """Every event of a batch failed, and in the same way: that is the environment or the

@@ -221,6 +221,11 @@ class ProjectionRunner:
         if not good:
             return dead
         async with self.pool.acquire() as conn, conn.transaction():
+            # A projection that appends events in this transaction takes its store's append
+            # lock before the tracking rows are written (see PostgresEventStore.begin_appends).
+            begin = getattr(self.projection, "begin", None)
+            if begin is not None:
+                await begin(conn)
             fresh = await self._track(conn, good)
             if self._legacy is None:
                 self._legacy = await self.order.is_legacy(conn)

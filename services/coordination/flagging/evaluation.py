@@ -53,10 +53,16 @@ class Flagging:
         self.config = config
         self.clock = clock
 
+    async def begin(self, conn: asyncpg.Connection) -> None:
+        """Call first in a transaction that will reevaluate: the flag events are appended in
+        it, after other writes (PostgresEventStore.begin_appends)."""
+        await self.store.begin_appends(conn)
+
     async def reevaluate(self, conn: asyncpg.Connection, triggers: Mapping[str, Trigger]) -> int:
         """Evaluate, reconcile and write the flags of ``triggers``' patients; the number of changes.
 
-        The caller holds the patients' locks and the transaction."""
+        The caller holds the patients' locks and the transaction, and called :meth:`begin` at
+        its start."""
         if not triggers:
             return 0
         patients = sorted(triggers)

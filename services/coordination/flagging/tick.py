@@ -75,6 +75,7 @@ class RulesTick:
 
     async def _evaluate(self, clinics: dict[str, str]) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
+            await self.flagging.begin(conn)
             await lock_patients(conn, list(clinics))
             # The clinic read before the lock may have changed since (a transfer): read it under it.
             current = {r["patient_id"]: r["clinic_id"] for r in await conn.fetch(

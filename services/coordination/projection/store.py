@@ -124,6 +124,11 @@ class CoordinationProjection:
         self.directory = DirectoryProjection()
         self.flagging = flagging
 
+    async def begin(self, conn: asyncpg.Connection) -> None:
+        """First in the runner's transaction: the flag events are appended in it."""
+        if self.flagging is not None:
+            await self.flagging.begin(conn)
+
     async def apply(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
         facts = [read(env, self.own_events) for env in events]  # a bad one fails the batch: poison
         patients = sorted({f.patient_id for f in facts})

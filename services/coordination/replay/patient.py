@@ -141,7 +141,9 @@ async def replay_patient(s: CoordinationSettings, patient_id: str, until: dateti
             await conn.execute("DELETE FROM flag_acknowledgements WHERE acknowledged_at > $1", as_of)
             flagging = Flagging(PostgresEventStore(pool), s.topic(kind="flags"), rules_config(s), clock=clock)
             async with conn.transaction():
-                await CoordinationProjection(handlers.registry(), flagging).apply(conn, events)
+                projection = CoordinationProjection(handlers.registry(), flagging)
+                await projection.begin(conn)
+                await projection.apply(conn, events)
             shown = await _printed(conn, patient_id, as_of)
     finally:
         if not keep:

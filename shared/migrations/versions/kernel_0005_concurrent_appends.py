@@ -16,11 +16,18 @@ Now an append takes
   hash chain stay exact and a stream's events commit in version order.
 
 Each event row records the id of the transaction that wrote it (``transaction_id``, xid8).
-A gap-safe reader orders by ``(transaction_id, global_position)`` and reads only rows of
-transactions below the oldest one still running (``pg_snapshot_xmin`` of the statement's
-snapshot): every such transaction has ended, so no row can later appear before the reader's
-cursor. Rows written before this revision keep transaction id 0 and come first, in position
-order, which was their commit order under the old lock.
+A gap-safe reader orders by ``(transaction_id, global_position)`` and must only read rows of
+transactions below every transaction that may still write to this store. Which those are is
+known because a transaction takes the append lock (share mode) before it has a transaction
+id: ``take_append_lock`` refuses (CC004) a transaction that wrote anything before it (a
+caller appending inside its own transaction calls it first, see
+``PostgresEventStore.begin_appends``), and the lock is held until the end. So the writers
+that may still add rows before a reader's cursor are the transactions in the reader's
+snapshot that hold this store's lock now, or that have ended since the snapshot was taken
+(they may have been writers); transactions of other stores, schemas and databases do not
+hold a reader back (see ``shared.eventstore.postgres``). Rows written before this revision
+keep transaction id 0 and come first, in position order, which was their commit order under
+the old lock.
 
 ``recorded_at`` now never goes backwards within a stream (the stream's previous event is the
 floor); across streams it is the database clock of each append.
@@ -43,6 +50,23 @@ ALTER TABLE events ALTER COLUMN transaction_id SET DEFAULT pg_current_xact_id();
 CREATE INDEX IF NOT EXISTS events_commit_order ON events (transaction_id, global_position);
 """
 
+# The store's append lock in share mode, once per transaction (a transaction-local setting
+# remembers it), and only before the transaction has an id (see above).
+TAKE_APPEND_LOCK = r"""
+CREATE OR REPLACE FUNCTION take_append_lock(p_lock integer) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF current_setting('carecoord.appending', true) IS DISTINCT FROM current_schema() THEN
+        IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'CC004',
+                MESSAGE = 'the transaction wrote before it took the append lock (begin_appends)';
+        END IF;
+        PERFORM pg_advisory_xact_lock_shared(p_lock, hashtext(current_schema()));
+        PERFORM set_config('carecoord.appending', current_schema(), true);
+    END IF;
+END $$;
+"""
+
 # As kernel_0001's function (same arguments, same answers, same errors), with the locking
 # described above. The stream lock's key is one bigint, a key space of its own: it cannot
 # meet the two-integer keys of the append, relay and checkpoint locks.
@@ -62,7 +86,7 @@ DECLARE
     hashes bytea[] := '{}';
     i integer;
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared(p_lock, hashtext(current_schema()));
+    PERFORM take_append_lock(p_lock);
     PERFORM pg_advisory_xact_lock(hashtextextended(current_schema() || '/' || p_stream, 0));
     IF EXISTS (SELECT 1 FROM events e WHERE e.event_id = ANY (p_ids)) THEN
         RAISE EXCEPTION USING ERRCODE = 'CC003', MESSAGE = 'an event id is stored already';
@@ -107,10 +131,12 @@ END $$;
 
 def upgrade() -> None:
     run_script(COLUMN)
+    run_script(TAKE_APPEND_LOCK)
     run_script(APPEND_EVENTS)
 
 
 def downgrade() -> None:
     from shared.migrations.versions.kernel_0001_baseline import APPEND_EVENTS as SERIAL_APPEND
     run_script(SERIAL_APPEND)
+    run_script("DROP FUNCTION IF EXISTS take_append_lock(integer)")
     run_script("DROP INDEX IF EXISTS events_commit_order; ALTER TABLE events DROP COLUMN transaction_id;")

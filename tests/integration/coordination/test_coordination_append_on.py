@@ -46,6 +46,7 @@ async def test_append_on_commits_with_the_callers_transaction_to_the_topic_asked
         store: PostgresEventStore, pool: asyncpg.Pool) -> None:
     await store.append("s-1", 0, events("s-1", 1))
     async with pool.acquire() as conn, conn.transaction():
+        await store.begin_appends(conn)  # the caller writes before it appends
         await conn.execute("CREATE TABLE side (n int)")
         result = await store.append_on(conn, "s-1", 1, events("s-1", 2, start=2), topic="other.topic")
         await conn.execute("INSERT INTO side VALUES (1)")
@@ -102,3 +103,26 @@ async def test_append_many_on_appends_each_stream_in_one_round_trip_or_nothing(
         async with pool.acquire() as conn, conn.transaction():
             await store.append_many_on(conn, [("s-3", 0, events("s-3", 1)), ("s-1", 0, events("s-1", 1, start=4))])
     assert await store.stream_version("s-3") == 0, "a refused stream takes the others back"
+
+
+async def test_a_transaction_that_wrote_before_taking_the_append_lock_is_refused(
+        store: PostgresEventStore, pool: asyncpg.Pool) -> None:
+    """Readers of the whole store find the transactions that may still write to it by the
+    append lock, taken before the transaction has an id; one that wrote first could add rows
+    behind a reader's cursor, so it is refused and nothing is appended."""
+    await pool.execute("CREATE TABLE side (n int)")
+    with pytest.raises(RuntimeError, match="begin_appends"):
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("INSERT INTO side VALUES (1)")
+            await store.append_on(conn, "s-1", None, events("s-1", 1))
+    with pytest.raises(RuntimeError, match="begin_appends"):
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("INSERT INTO side VALUES (1)")
+            await store.begin_appends(conn)
+    async with pool.acquire() as conn, conn.transaction():
+        await store.begin_appends(conn)
+        await conn.execute("INSERT INTO side VALUES (2)")
+        await store.append_on(conn, "s-1", None, events("s-1", 1))
+        await store.append_on(conn, "s-2", None, events("s-2", 1))  # the lock is taken once
+    assert await pool.fetchval("SELECT count(*) FROM events") == 2
+    assert await pool.fetchval("SELECT array_agg(n) FROM side") == [2]

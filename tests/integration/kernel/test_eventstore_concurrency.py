@@ -174,3 +174,19 @@ async def test_a_reader_by_position_would_skip_an_event_committed_late(pool: asy
     a_position = a_result.events[0].global_position
     assert a_position is not None and a_position < b_position
     assert await pool.fetch("SELECT global_position FROM events WHERE global_position > $1", b_position) == []
+
+
+async def test_a_long_transaction_elsewhere_holds_no_reader_back(pool: asyncpg.Pool) -> None:
+    """Transaction ids are the server's: a long transaction of another schema (another
+    service, another test) is older than this store's new events. It cannot write here (it
+    does not hold this store's append lock), so read_all does not wait for it."""
+    store = PostgresEventStore(pool)
+    await store.migrate()
+    async with pool.acquire() as other:
+        await other.execute("CREATE TEMP TABLE elsewhere (n int)")
+        async with other.transaction():
+            await other.execute("INSERT INTO elsewhere VALUES (1)")  # has a transaction id, stays open
+            assert await other.fetchval("SELECT pg_current_xact_id_if_assigned()") is not None
+            appended = await store.append("s-1", 0, envelopes("s-1", 2))
+            page = await store.read_all(settle=0)
+            assert [e.id for e in page] == [e.id for e in appended.events]
