@@ -7,6 +7,8 @@ hot, and a plain driver keeps them measurable. Each service's tables live in one
 
 from __future__ import annotations
 
+import contextlib
+
 import asyncpg
 
 
@@ -73,7 +75,11 @@ async def create_pool(url: str, schema: str = "public", size: int = 10,
         try:
             # looked up first: a runtime role may not CREATE on the database, even a no-op
             if await conn.fetchval("SELECT to_regnamespace($1)", f'"{schema}"') is None:
-                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                # IF NOT EXISTS is not safe against a concurrent CREATE (two instances starting
+                # on a new schema): the loser fails on pg_namespace's unique index, and the
+                # schema is there, which is all that was asked.
+                with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError):
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         finally:
             await conn.close()
     pool = await asyncpg.create_pool(

@@ -3,6 +3,8 @@ remembers the timeline text it must produce. Not a test module."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,7 +43,14 @@ class Chart:
         return CLINICIAN[self.clinic]
 
     async def _post(self, client: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        resp = await client.post(f"/v1/patients/{self.patient_id}{path}", json=body, headers=self.headers)
+        # A service learns of an enrolment through assessment's topic: until it has, the patient
+        # is unknown there (404, nothing written), and a client tries again, as real ones do.
+        deadline = time.monotonic() + 20
+        while True:
+            resp = await client.post(f"/v1/patients/{self.patient_id}{path}", json=body, headers=self.headers)
+            if resp.status_code != 404 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
         assert resp.status_code == 201, resp.text
         return resp.json()  # type: ignore[no-any-return]
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
-from shared.db import create_pool, holds_session_state
+from shared.db import create_pool, holds_session_state, plain_dsn
 
 LOCK = 424242
 
@@ -61,3 +63,21 @@ async def test_a_transaction_left_open_is_still_rolled_back(pg_url: str, schema:
             assert await conn.fetchval("SELECT count(*) FROM t") == 0
     finally:
         await pool.close()
+
+
+async def test_instances_starting_together_on_a_new_schema_all_get_a_pool(pg_url: str, schema: str) -> None:
+    """Two pods of a service starting at once on a schema that does not exist yet: CREATE SCHEMA
+    IF NOT EXISTS is not safe against a concurrent one, and the loser must not fail to start."""
+    admin = await asyncpg.connect(plain_dsn(pg_url))
+    try:
+        for attempt in range(10):
+            fresh = f"{schema}_race{attempt}"
+            pools = await asyncio.gather(*(create_pool(pg_url, fresh, size=1) for _ in range(4)))
+            try:
+                assert [await p.fetchval("SELECT current_schema()") for p in pools] == [fresh] * 4
+            finally:
+                for p in pools:
+                    await p.close()
+                await admin.execute(f'DROP SCHEMA "{fresh}" CASCADE')
+    finally:
+        await admin.close()
