@@ -187,14 +187,16 @@ class CommandHandler(Generic[S, C]):
         after = self.decider.fold(events, loaded.state)
 
         async def hook(conn: Any, result: AppendResult) -> None:
-            if within is not None:
-                await within(conn, Outcome(result, after))
+            assert within is not None
+            await within(conn, Outcome(result, after))
 
         envelopes = [new_envelope(self.service, stream_id, e, subject=subject, clinic_id=clinic_id,
                                   metadata=metadata) for e in events]
         # The append's client span (the database side of the request's trace).
         with postgres_call("append_events") if self._postgres else contextlib.nullcontext():
-            result = await self.store.append(stream_id, loaded.version, envelopes, within=hook)
+            # Without a write of the caller's, the append is one statement (one round trip).
+            result = await self.store.append(stream_id, loaded.version, envelopes,
+                                             within=hook if within is not None else None)
         if result.duplicate:
             # Nothing new was stored: the state is whatever the stream holds now.
             return Outcome(result, (await self.load(stream_id)).state)

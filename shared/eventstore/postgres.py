@@ -141,6 +141,11 @@ _WROTE_FIRST = ("the transaction wrote before it took the event store's append l
                 "call begin_appends at its start")
 
 
+def _result(events: Sequence[Envelope], rows: Sequence[asyncpg.Record]) -> AppendResult:
+    return AppendResult(tuple(e.stored(r["stream_version"], r["recorded_at"], bytes(r["hash"]), r["global_position"])
+                              for e, r in zip(events, rows, strict=True)))
+
+
 class PostgresEventStore:
     """One service's event store. ``outbox_topic`` set: every append also queues its events
     for the relay, in the same transaction."""
@@ -169,14 +174,17 @@ class PostgresEventStore:
         check_batch(stream_id, events)
         arguments = _arguments(events)
         try:
+            if within is None:
+                # One statement is its own transaction: the locks, the events and the outbox
+                # rows commit with it, in one round trip instead of BEGIN, call, COMMIT.
+                rows = await self.pool.fetch(_APPEND, APPEND_LOCK, stream_id, expected_version, *arguments,
+                                             self.outbox_topic)
+                return _result(events, rows)
             async with self.pool.acquire() as conn, conn.transaction():
                 rows = await conn.fetch(_APPEND, APPEND_LOCK, stream_id, expected_version, *arguments,
                                         self.outbox_topic)
-                result = AppendResult(tuple(
-                    e.stored(r["stream_version"], r["recorded_at"], bytes(r["hash"]), r["global_position"])
-                    for e, r in zip(events, rows, strict=True)))
-                if within is not None:
-                    await within(conn, result)
+                result = _result(events, rows)
+                await within(conn, result)
                 return result
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == "CC001":
@@ -238,8 +246,7 @@ class PostgresEventStore:
             if exc.sqlstate == "CC004":
                 raise RuntimeError(_WROTE_FIRST) from None
             raise
-        return AppendResult(tuple(e.stored(r["stream_version"], r["recorded_at"], bytes(r["hash"]),
-                                           r["global_position"]) for e, r in zip(events, rows, strict=True)))
+        return _result(events, rows)
 
     async def append_many_on(
         self,
