@@ -6,7 +6,8 @@ checks (see ``deploy/local/chaos/``); exits 0 only when every check holds.
     python deploy/local/chaos.py --events 20000 --coordination-kills 5 …
 
 It uses its own ports (Kafka 19092-19097, the proxy 19192-19197, services 18001-18004), its own
-PostgreSQL (port 15433, made with initdb under .run/chaos/pg: the run restarts and crashes it;
+PostgreSQL (port 15433, made with initdb under .run/chaos/pg, as root in the temporary folder:
+the run restarts and crashes it;
 the shared cluster on 5432 is never touched) and a topic namespace per run, so it runs beside
 `make up`.
 """

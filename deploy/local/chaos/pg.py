@@ -1,7 +1,7 @@
-"""The chaos run's own PostgreSQL: a cluster made with ``initdb`` under ``.run/chaos/pg`` on a
-port of its own (15433), started and stopped by the run, so it can be restarted and crashed
-while the load runs. The machine's shared cluster (port 5432) serves everyone else and is
-never touched.
+"""The chaos run's own PostgreSQL: a cluster made with ``initdb`` under ``.run/chaos/pg`` (as
+root, in the system's temporary folder: see ``_home``) on a port of its own (15433), started
+and stopped by the run, so it can be restarted and crashed while the load runs. The
+machine's shared cluster (port 5432) serves everyone else and is never touched.
 
 The cluster is made once and kept between runs (each run makes fresh ``carecoord_chaos_*``
 databases in it); it has the roles the local stack has: ``carecoord`` (the bootstrap
@@ -12,10 +12,12 @@ runs as root (PostgreSQL refuses root), otherwise as the caller.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +25,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import stack
 
 PORT = int(os.environ.get("CARECOORD_CHAOS_PG_PORT", "15433"))
-HOME = stack.RUN / "chaos" / "pg"
+
+
+def _home() -> Path:
+    """Where the cluster lives. As root the server runs as ``postgres``, which may not enter the
+    checkout at all (a CI checkout in a private temporary folder is the caller's alone): then a
+    folder of its own in the system's temporary folder, one per checkout."""
+    if os.geteuid() == 0:
+        digest = hashlib.sha256(str(stack.ROOT).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"carecoord-chaos-pg-{digest}"
+    return stack.RUN / "chaos" / "pg"
+
+
+HOME = _home()
 DATA = HOME / "data"
 LOG = HOME / "server.log"
 # A chaos run's four services with their pools, the checks and the replay: well above the default 100.
@@ -32,7 +46,8 @@ SETTINGS = {"max_connections": "200", "listen_addresses": "'127.0.0.1'"}
 
 def _as_server_user(args: list[str], timeout: float = 180.0) -> subprocess.CompletedProcess:
     prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    return subprocess.run(prefix + args, capture_output=True, text=True, timeout=timeout)
+    # from "/": the server user may not be allowed into the caller's working folder
+    return subprocess.run(prefix + args, capture_output=True, text=True, timeout=timeout, cwd="/")
 
 
 def _give_to_server_user(path: Path) -> None:
