@@ -45,7 +45,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -71,6 +70,7 @@ from shared.envelope import event_type
 from shared.kafka.security import client_security
 from tests.bench.common import Goal, goals_table, markdown_table, progress
 from tests.support import local_stack
+from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CLINIC = "bench-clinic"
@@ -226,13 +226,6 @@ def service_env(run_id: str, services: Sequence[str] = SERVICES) -> dict[str, st
     # limit (50/s by default) would measure the limiter, not the service.
     env["CARECOORD_RATE_LIMIT_PER_SECOND"] = "0"
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -27,6 +29,22 @@ def make_settings(service: str, *, pg_url: str, kafka: str, schema: str, namespa
         topic_partitions=3)
     options.update(overrides)
     return settings_for(service)(**options)
+
+
+def process_env(service: str, *, pg_url: str, kafka: str, schema: str, namespace: str) -> dict[str, str]:
+    """The environment of ``carecoord serve <service>`` in a process of its own, with the
+    settings :func:`make_settings` gives an in-process app (this test's schema and topics)."""
+    prefix = f"CARECOORD_{service.upper()}_"
+    return {**os.environ, f"{prefix}DATABASE_URL": pg_url, f"{prefix}DATABASE_SCHEMA": f"{schema}_{service}",
+            "CARECOORD_KAFKA_BOOTSTRAP_SERVERS": kafka, "CARECOORD_TOPIC_NAMESPACE": namespace,
+            "CARECOORD_JWT_SECRET": TEST_SECRET, "CARECOORD_TOPIC_PARTITIONS": "3"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def token(*roles: str, clinics: tuple[str, ...] = ("clinic-a",), sub: str = "staff-1") -> dict[str, str]:

@@ -13,15 +13,12 @@ against what the instances projected must be equal.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
-import sys
 import time
 import uuid
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -35,21 +32,12 @@ from shared.kafka.clients import ensure_topics
 from tests.bench.coordination import publish, synthetic_history
 from tests.bench.http_pharmacy import CLINIC, Service, cpu_window, service_env, start_service, wait_ready
 from tests.bench.scale.memory import rss_bytes
-
-SCALING = Path(__file__).resolve().parents[3] / "deploy" / "local" / "bench_scaling.py"
+from tests.support.local_stack import load_local
 
 
 def bench_scaling() -> ModuleType:
-    """deploy/local/bench_scaling.py, imported by path (deploy/local is no package)."""
-    name = "carecoord_bench_scaling"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCALING)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """deploy/local/bench_scaling.py (deploy/local is no package)."""
+    return load_local("bench_scaling")
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,18 +17,11 @@ import urllib.request
 from pathlib import Path
 
 from services.pharmacy.app import create_app as create_pharmacy
-from tests.support.services import TEST_SECRET, make_settings, running, wait_until
+from tests.support.services import free_port, make_settings, process_env, running, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
 from supervise import Supervisor  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _ready(port: int) -> bool:
@@ -43,13 +35,8 @@ def _ready(port: int) -> bool:
 async def test_a_killed_upstream_service_s_restart_appears_in_the_ready_of_its_reader(
         pg_url: str, kafka_bootstrap: str, schema: str, namespace: str, tmp_path: Path) -> None:
     status_file = tmp_path / "supervise" / "status.json"
-    port = _free_port()
-    env = dict(os.environ)
-    env.update({
-        "CARECOORD_ASSESSMENT_DATABASE_URL": pg_url, "CARECOORD_ASSESSMENT_DATABASE_SCHEMA": f"{schema}_assessment",
-        "CARECOORD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "CARECOORD_TOPIC_NAMESPACE": namespace,
-        "CARECOORD_JWT_SECRET": TEST_SECRET, "CARECOORD_TOPIC_PARTITIONS": "3",
-    })
+    port = free_port()
+    env = process_env("assessment", pg_url=pg_url, kafka=kafka_bootstrap, schema=schema, namespace=namespace)
     log = tempfile.TemporaryFile()
 
     def start() -> subprocess.Popen:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,19 +22,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.services import TEST_SECRET, token
+from tests.support.services import free_port, process_env, token
 
 ROOT = Path(__file__).resolve().parents[3]
 CONNECTIONS = 24  # spread by a hash of their addresses: all on one of two workers has odds 2 / 2**24
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads sockets from /proc (Linux)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _children(pid: int) -> list[int]:
@@ -81,12 +73,7 @@ def _held(pids: list[int], port: int, state: str) -> dict[int, int]:
 
 @contextlib.contextmanager
 def _serving(pg_url: str, kafka: str, schema: str, namespace: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = dict(os.environ)
-    env.update({
-        "CARECOORD_PHARMACY_DATABASE_URL": pg_url, "CARECOORD_PHARMACY_DATABASE_SCHEMA": f"{schema}_pharmacy",
-        "CARECOORD_KAFKA_BOOTSTRAP_SERVERS": kafka, "CARECOORD_TOPIC_NAMESPACE": namespace,
-        "CARECOORD_JWT_SECRET": TEST_SECRET, "CARECOORD_TOPIC_PARTITIONS": "3",
-    })
+    env = process_env("pharmacy", pg_url=pg_url, kafka=kafka, schema=schema, namespace=namespace)
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", "pharmacy", "--port", str(port),
                              "--workers", "2"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -120,7 +107,7 @@ async def _until(check: object, timeout: float, what: str) -> object:
 
 async def test_two_workers_share_the_port_and_both_answer(pg_url: str, kafka_bootstrap: str, schema: str,
                                                           namespace: str) -> None:
-    port = _free_port()
+    port = free_port()
     with _serving(pg_url, kafka_bootstrap, schema, namespace, port) as supervisor:
         workers = await _until(lambda: (c if len(c := _children(supervisor.pid)) == 2 else None), 30,
                                "two worker processes")
