@@ -30,6 +30,7 @@ from shared.dberrors import is_environmental
 from shared.directory import PatientDirectory, Visible
 from shared.errors import DomainError
 from shared.eventstore import PostgresEventStore
+from shared.faultpoints import relay_after_ack
 from shared.idempotency import Command, IdempotencyStore, ToBody, run_idempotent
 from shared.kafka.clients import ensure_topics, kafka_ready
 from shared.limits import Limits, RateLimiter, RequestLimits
@@ -205,7 +206,8 @@ def create_service_app(
             runtime.relay = OutboxRelay(pool, settings.kafka_bootstrap_servers,
                                         batch_size=settings.relay_batch_size,
                                         idle_seconds=settings.relay_idle_seconds,
-                                        trace_each_event=settings.telemetry_exporter != "off")
+                                        trace_each_event=settings.telemetry_exporter != "off",
+                                        after_ack=relay_after_ack(settings.fault_points, settings.service_name))
             tasks.append(_with_topics(settings, runtime.relay.run))
         tasks.extend(started.tasks)
         if started.context.directory.miss_wait_seconds > 0:

@@ -37,6 +37,7 @@ _SHARED_FIELDS = (
     "metrics_clinics",
     "log_level",
     "supervisor_status",
+    "fault_points",
 )
 
 
@@ -105,6 +106,9 @@ class ServiceSettings(BaseSettings):
     # A process supervisor's status file (deploy/local/supervise.py): /ready then shows the
     # restarts of the services whose topics this one reads, under "peers" (shared.peers).
     supervisor_status: str | None = None
+    # A folder where a fault-injection run arms the fault points (shared.faultpoints); unset
+    # everywhere else.
+    fault_points: str | None = None
     relay_enabled: bool = True
     relay_batch_size: int = 1000
     relay_idle_seconds: float = 0.05

@@ -93,7 +93,7 @@ class OutboxRelay:
         self.leader_idle_timeout = leader_idle_timeout
         self._producer_factory = producer_factory or (lambda: make_producer(bootstrap_servers))
         self._producer: AIOKafkaProducer | None = None
-        self._after_ack = after_ack  # a test seam: runs between the acks and the mark
+        self._after_ack = after_ack  # runs between the acks and the mark: tests, fault points
         # A publish span per event makes the relay hop visible in each request's trace; it is
         # worth its cost only where spans are exported.
         self.trace_each_event = trace_each_event

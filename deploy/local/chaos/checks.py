@@ -172,12 +172,7 @@ async def check_all(platform: pf.Platform, ledger: Ledger, poison: dict[str, dic
     checks["topic_redeliveries"] = {"ok": True, "records_published_twice": duplicates,
                                     "note": "at least once on the topics; read models dedupe by event id"}
 
-    # 4. every projection applied each event of its topics exactly once (and no poison). Coordination
-    # reads other services' events tolerantly: a type it does not know is kept on the timeline as
-    # an "other" event (services/coordination/projection/facts.py), not dead-lettered.
-    unknown_types = {r.event_id for t in event_topics.values() for r in records[t]
-                     if r.poison is not None and r.event_id and poison.get(t, {}).get(r.poison) == "unknown_type"}
-    kept_as_other: set[str] = set()
+    # 4. every projection applied each event of its topics exactly once (and no poison)
     projections = {}
     for service in pf.SERVICE_NAMES:
         rows = await _fetch(service, "SELECT projection, topic, event_id::text AS id FROM projection_tracking")
@@ -190,9 +185,6 @@ async def check_all(platform: pf.Platform, ledger: Ledger, poison: dict[str, dic
             ids = [r["id"] for r in tracked]
             got = set(ids)
             twice = len(ids) - len(got)
-            if service == "coordination":
-                kept_as_other |= got & unknown_types
-                got -= unknown_types
             projections[f"{service}/{name}"] = {
                 "topics": sorted(t.removeprefix(ns) for t in topics), "applied": len(got),
                 "missing": len(expected - got), "extra": len(got - expected), "twice": twice,
@@ -202,8 +194,7 @@ async def check_all(platform: pf.Platform, ledger: Ledger, poison: dict[str, dic
     checks["read_models_exactly_once"] = {
         "ok": bool(projections) and twice == 0 and all(not (p["missing"] or p["extra"] or p["twice"])
                                                        for p in projections.values()),
-        "timeline_rows_twice": twice, "unknown_types_kept_by_coordination": len(kept_as_other),
-        "projections": projections}
+        "timeline_rows_twice": twice, "projections": projections}
 
     # 5. every 5xx was a 503 with Retry-After (and was retried by the client)
     checks["only_503_with_retry_after"] = {"ok": not ledger.bad_5xx, "good_503": ledger.good_503,
@@ -217,19 +208,16 @@ async def check_all(platform: pf.Platform, ledger: Ledger, poison: dict[str, dic
             if r.poison is not None and r.headers.get("dlq_error") and r.headers.get("dlq_consumer_group"):
                 dead[dlq.removesuffix(".dlq")][r.poison].add(r.headers.get("dlq_consumer_group", ""))
                 reasons[r.headers.get("dlq_error_type", "?")] += 1
-    poison_event = {r.poison: r.event_id for t in event_topics.values() for r in records[t] if r.poison}
     absent, per_kind = [], defaultdict(int)
     for topic, ids in poison.items():
         readers = {g for g, ts in group_topics.items() if topic in ts}
         for pid, kind in ids.items():
-            expected = readers - ({platform.group("coordination")} if poison_event.get(pid) in kept_as_other else set())
-            if not expected <= dead[topic].get(pid, set()):
+            if not readers <= dead[topic].get(pid, set()):
                 absent.append(pid)
                 per_kind[kind] += 1
     injected = sum(len(ids) for ids in poison.values())
     checks["poison_dead_lettered"] = {"ok": injected > 0 and not absent, "injected": injected,
                                       "missing_from_dlq": len(absent), "missing_by_kind": dict(per_kind),
-                                      "unknown_types_kept_by_coordination": len(kept_as_other),
                                       "dead_letters": sum(len(g) for d in dead.values() for g in d.values()),
                                       "reasons": dict(reasons), "examples": _examples(absent)}
 
@@ -245,6 +233,15 @@ async def check_all(platform: pf.Platform, ledger: Ledger, poison: dict[str, dic
     unseen = [f"{f['target']} at {f['injected_at']} s" for f in reported
               if not f["detail"]["seen_in_coordination_ready"]]
     checks["restarts_in_ready"] = {"ok": not unseen, "restarts": len(reported), "not_shown": unseen}
+
+    # 8c. the kills between the broker's ack and the outbox mark: each batch published again
+    aimed = [f for f in faults if f["kind"] == "kill_after_ack"]
+    fired = [f for f in aimed if f["detail"].get("fired")]
+    lost = [f"{f['target']} at {f['injected_at']} s" for f in fired if not f["detail"].get("republished")]
+    checks["killed_after_ack_republished"] = {
+        "ok": not lost and (bool(fired) or not aimed), "scheduled": len(aimed), "fired": len(fired),
+        "acknowledged_not_marked": sum(f["detail"].get("acknowledged_not_marked", 0) for f in fired),
+        "not_republished": lost}
 
     # 9. coordination's read models and flags equal a clean replay
     replay_env = dict(platform.env)

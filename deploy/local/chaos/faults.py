@@ -1,5 +1,9 @@
 """The fault schedule, its injection, and the time each fault took to recover from.
 
+A clinical service is killed at a random moment or, every other time, at the one a signal
+from outside cannot aim at: its relay stopped dead between the broker's ack of a batch and
+the outbox mark (``kill_after_ack``, the service's own fault point, shared.faultpoints).
+
 Recovered means: a killed service answers /ready again (its relay and consumers running); a
 broker answers again and every partition of the run's topics is back to three in-sync
 replicas; after a network cut, the cut-off service's relay has published again; after a
@@ -22,6 +26,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared import faultpoints
 from shared.kafka.security import client_security
 
 from . import platform as pf
@@ -32,11 +37,13 @@ SERVICE_KILLS = ("coordination", "assessment", "pharmacy", "therapy")
 RECOVERY_TIMEOUT = 240.0
 PG_MODES = ("immediate", "fast")  # pg_ctl stop -m: a crash, a clean shutdown
 PG_DOWN_SECONDS = 3.0
+RECORDED_BEFORE = "e.recorded_at < now() - make_interval(secs => $1)"  # $1 seconds ago
+FIRE_TIMEOUT = 30.0  # an armed fault point fires at the relay's next batch: seconds under load
 
 
 @dataclass
 class Fault:
-    kind: str  # kill, broker_kill, broker_restart, network_cut, pg_restart
+    kind: str  # kill, kill_after_ack, broker_kill, broker_restart, network_cut, pg_restart
     target: str
     injected_at: float = 0.0  # seconds from the start of the load
     recovered_after: float | None = None  # seconds from the injection (from the end of a cut)
@@ -49,7 +56,9 @@ def schedule(coordination: int, clinical: int, broker_kills: int, broker_restart
     two are never due together (each waits for the previous one's recovery anyway). PostgreSQL
     restarts alternate: a crash (immediate stop) first, then a clean (fast) shutdown."""
     faults = [Fault("kill", "coordination") for _ in range(coordination)]
-    faults += [Fault("kill", s) for s in SERVICE_KILLS[1:] for _ in range(clinical)]
+    # every other kill of a clinical service between the broker's ack and the outbox mark
+    faults += [Fault("kill_after_ack" if (i + j) % 2 == 0 else "kill", s)
+               for j, s in enumerate(SERVICE_KILLS[1:]) for i in range(clinical)]
     faults += [Fault("network_cut", pf.PROXIED) for _ in range(cuts)]
     random.Random(seed).shuffle(faults)
     brokers = [Fault("broker_kill", "leader") for _ in range(broker_kills)]
@@ -161,7 +170,7 @@ class Injector:
     async def inject(self, fault: Fault) -> None:
         fault.injected_at = round(time.monotonic() - self.t0, 1)
         self.done.append(fault)
-        if fault.kind == "kill":
+        if fault.kind in ("kill", "kill_after_ack"):
             await self._kill(fault)
         elif fault.kind == "network_cut":
             await self._cut(fault)
@@ -192,7 +201,11 @@ class Injector:
                 busy, 5, 0.1) is not None else 0
         child = sup.children[fault.target]
         pf_pid = child.proc.pid
-        os.killpg(pf_pid, signal.SIGKILL)
+        acked: list[str] = []
+        if fault.kind == "kill_after_ack":
+            acked = await self._after_ack(fault, pf_pid)
+        else:
+            os.killpg(pf_pid, signal.SIGKILL)
 
         async def back() -> bool:
             return child.restarts > 0 and child.proc.pid != pf_pid and await asyncio.to_thread(
@@ -204,6 +217,44 @@ class Injector:
                 peers = await asyncio.to_thread(pf.ready_peers, self.platform.ports["coordination"])
                 return peers.get(fault.target, {}).get("restarts", 0) >= child.restarts
             fault.detail["seen_in_coordination_ready"] = await until(seen, 15) is not None
+        if acked and fault.recovered_after is not None:
+            # the batch acknowledged but not marked is published again by the restarted relay
+            async def republished() -> bool:
+                return await self._unsent(fault.target, "e.event_id = ANY($1::uuid[])", acked) == 0
+            fault.detail["republished"] = await until(republished, RECOVERY_TIMEOUT) is not None
+
+    async def _after_ack(self, fault: Fault, pid: int) -> list[str]:
+        """Arm the service's fault point and wait for its relay to die on it; the ids of the
+        batch it had acknowledged and not marked. A point that does not fire in time (nothing to
+        publish) is disarmed and the service killed from outside instead."""
+        folder = self.platform.fault_points
+        arm, record = (faultpoints.armed(folder, fault.target, faultpoints.RELAY_AFTER_ACK),
+                       faultpoints.fired(folder, fault.target, faultpoints.RELAY_AFTER_ACK))
+        record.unlink(missing_ok=True)
+        arm.touch()
+
+        async def fired() -> bool:
+            return record.exists()
+        if await until(fired, FIRE_TIMEOUT, 0.05) is None:
+            arm.unlink(missing_ok=True)
+            fault.detail["fired"] = False
+            os.killpg(pid, signal.SIGKILL)
+            return []
+        acked = record.read_text().split()
+        fault.detail.update(fired=True, acknowledged_not_marked=len(acked))
+        return acked
+
+    async def _unsent(self, service: str, where: str, *args: Any) -> int:
+        """Outbox rows of ``service`` not yet sent (nor parked) whose events match ``where``."""
+        import asyncpg
+
+        conn = await asyncpg.connect(pf.owner_url(service).split("?")[0])
+        try:
+            return int(await conn.fetchval(
+                "SELECT count(*) FROM outbox o JOIN events e USING (global_position) "
+                f"WHERE o.sent_at IS NULL AND o.parked_at IS NULL AND {where}", *args))
+        finally:
+            await conn.close()
 
     async def _cut(self, fault: Fault) -> None:
         self.proxy.cut()
@@ -211,22 +262,13 @@ class Injector:
         self.proxy.resume()
         resumed = time.monotonic()
         fault.detail["cut_seconds"] = self.cut_seconds
-        import asyncpg
-
         group = self.platform.group(f"{fault.target}.patient-directory")
         ends = await self.observer.ends(group)
 
         async def caught_up() -> bool:
             """What it recorded before the cut ended is published, and its consumer has read
             what its topics held when the cut ended."""
-            conn = await asyncpg.connect(pf.owner_url(fault.target).split("?")[0])
-            try:
-                waiting = await conn.fetchval(
-                    "SELECT count(*) FROM outbox o JOIN events e USING (global_position) WHERE o.sent_at IS NULL "
-                    "AND o.parked_at IS NULL AND e.recorded_at < now() - make_interval(secs => $1)",
-                    time.monotonic() - resumed)
-            finally:
-                await conn.close()
+            waiting = await self._unsent(fault.target, RECORDED_BEFORE, time.monotonic() - resumed)
             return waiting == 0 and await self.observer.reached(group, ends)
         fault.recovered_after = _round(await until(caught_up, RECOVERY_TIMEOUT))
 
@@ -253,12 +295,9 @@ class Injector:
         self.say(f"[chaos] {fault.kind} {fault.target}: back in {fault.detail['broker_back_after']} s, "
                  f"fully replicated after {fault.recovered_after} s")
 
-
     async def _pg_restart(self, fault: Fault) -> None:
         """Stop the run's PostgreSQL (a crash or a clean shutdown), leave it down a while, start
         it again (recovering from the write-ahead log after a crash)."""
-        import asyncpg
-
         injected = time.monotonic()
         await asyncio.to_thread(pf.pg.stop, fault.target)
         fault.detail["mode"] = fault.target
@@ -277,15 +316,7 @@ class Injector:
                 return False
             fault.detail.setdefault("ready_after", round(time.monotonic() - injected, 1))
             for service in pf.SERVICE_NAMES:
-                conn = await asyncpg.connect(pf.owner_url(service).split("?")[0])
-                try:
-                    waiting = await conn.fetchval(
-                        "SELECT count(*) FROM outbox o JOIN events e USING (global_position) WHERE o.sent_at IS NULL "
-                        "AND o.parked_at IS NULL AND e.recorded_at < now() - make_interval(secs => $1)",
-                        time.monotonic() - back)
-                finally:
-                    await conn.close()
-                if waiting:
+                if await self._unsent(service, RECORDED_BEFORE, time.monotonic() - back):
                     return False
             return all([await self.observer.reached(g, e) for g, e in ends.items()])
         waited = await until(recovered, RECOVERY_TIMEOUT)

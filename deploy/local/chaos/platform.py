@@ -77,6 +77,11 @@ class Platform:
     def group(self, name: str) -> str:
         return f"{self.namespace}{name}"
 
+    @property
+    def fault_points(self) -> Path:
+        """Where the run arms the services' fault points (shared.faultpoints)."""
+        return self.logs / "fault-points"
+
 
 def start_cluster() -> float:
     """The cluster (formatted on first use; its store is kept between runs, the topics of a run
@@ -187,6 +192,8 @@ async def start_services(namespace: str, say: Callable[[str], None]) -> Platform
     ports = {name: HTTP_BASE + i for i, name in enumerate(SERVICE_NAMES)}
     status_file = logs / "supervisor-status.json"
     env["CARECOORD_SUPERVISOR_STATUS"] = str(status_file)  # each service's /ready shows its upstreams' restarts
+    (logs / "fault-points").mkdir(exist_ok=True)
+    env["CARECOORD_FAULT_POINTS"] = str(logs / "fault-points")  # the relay's crash after the ack, on demand
     platform = Platform(namespace, env, ports, logs, Supervisor(say=lambda line: None, status_file=status_file))
     platform.supervisor.say = lambda line: (platform.lines.append(f"{time.strftime('%H:%M:%S')} {line}"), say(line))
 

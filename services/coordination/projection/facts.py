@@ -2,7 +2,8 @@
 
 Reading is pure: :func:`read` takes an envelope and gives a :class:`Fact` or raises
 :class:`UnreadableEvent` / a pydantic ``ValidationError`` for a payload coordination cannot
-use. The runner turns either into a dead letter, naming the field but never quoting it.
+use, or ``UnknownEventType`` for a type it does not read. The runner turns each into a dead
+letter, naming the field but never quoting it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from datetime import datetime
 from typing import cast
 
 from services.coordination.domain import CarePlanEvent
-from services.coordination.projection.inputs import READERS, Input, OtherEvent
-from shared.envelope import Envelope, EventRegistry, parse_type
+from services.coordination.projection.inputs import READERS, Input
+from shared.envelope import Envelope, EventRegistry, UnknownEventType, parse_type
 from shared.errors import RuleViolation
 from shared.upcasts import upcast
 
@@ -56,7 +57,13 @@ def read(env: Envelope, own: EventRegistry) -> Fact:
     if service == OWN_SERVICE and own.knows(env.type):
         body = cast(CarePlanEvent, own.decode(env))  # only care-plan events are registered
     else:
-        reader = READERS.get((service, event_name), OtherEvent)
+        reader = READERS.get((service, event_name))
+        if reader is None:
+            # A type no service of the platform emits (the topics carry only their owners'
+            # events), or a new one coordination does not read yet: dead-lettered, to be
+            # replayed from the dead-letter topic (`carecoord dlq replay`) once it does, rather
+            # than kept as an entry nothing in the summary or the rules can use.
+            raise UnknownEventType(f"coordination does not read {service} events named {event_name[:80]}")
         # An older payload version in the producer's newest shape first (shared.upcasts).
         body = reader.model_validate(upcast(service, event_name, parse_type(env.type)[2], env.payload))
     return Fact(

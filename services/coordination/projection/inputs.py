@@ -203,8 +203,9 @@ class TherapyEpisodeEnded(OnEpisode):
 
 
 class OtherEvent(Reader):
-    """An event coordination does not know (a new kind, or another service's): it gets a
-    timeline entry with its name and no fields, since nothing says which of them are codes."""
+    """A timeline entry of a type coordination does not read, as earlier versions recorded
+    them (its name, no fields: nothing says which of them are codes). The projection no longer
+    makes them (an unknown type is dead-lettered); those already recorded still read back."""
 
 
 Input = (PatientEnrolled | AssessmentRecorded | LifeCircumstanceChanged | PatientPreferencesUpdated

@@ -1,12 +1,14 @@
 """The bounded chaos run (``deploy/local/chaos.py --bounded``): the platform on a three-broker
 cluster of its own, at least 5,000 events sent through the HTTP APIs while coordination and
-each clinical service are SIGKILLed once, the leader of a partition is SIGKILLed and restarted,
+each clinical service are SIGKILLed once (assessment's and therapy's relays at their fault point,
+between the broker's ack and the outbox mark), the leader of a partition is SIGKILLed and restarted,
 another broker restarted cleanly, the run's own PostgreSQL crashed (immediate stop) and started
 again, and pharmacy cut off from Kafka by a proxy; 1,000 poison
 records on the input topics. Then every check must hold: acknowledged commands recorded, store
 and topics equal by event id, streams contiguous, each projection applied every event exactly
 once, only 503s with Retry-After, the poison dead-lettered, lag back to 0, every fault
-recovered from, each clinical service's restart shown in coordination's /ready, and
+recovered from, each clinical service's restart shown in coordination's /ready, each batch
+acknowledged and not marked published again, and
 coordination's read models equal to a clean replay.
 
 It runs beside the shared stack (its own ports, databases and topic namespace) and stops its
@@ -35,9 +37,12 @@ def test_bounded_chaos_run_loses_nothing_doubles_nothing_and_replays_equal() -> 
     assert report["checks"]["store_equals_topics"]["events"] >= 5000
     assert report["commands_acknowledged"] == report["commands"] and report["load_failures"] == 0
     kinds = {f["kind"] for f in report["faults"]}
-    assert kinds == {"kill", "broker_kill", "broker_restart", "network_cut", "pg_restart"}
-    assert {f["target"] for f in report["faults"] if f["kind"] == "kill"} == {
+    assert kinds == {"kill", "kill_after_ack", "broker_kill", "broker_restart", "network_cut", "pg_restart"}
+    assert {f["target"] for f in report["faults"] if f["kind"] in ("kill", "kill_after_ack")} == {
         "coordination", "assessment", "pharmacy", "therapy"}
+    # two relays stopped dead between the broker's ack and the outbox mark, their batches published again
+    after_ack = report["checks"]["killed_after_ack_republished"]
+    assert after_ack["fired"] == 2 and after_ack["acknowledged_not_marked"] > 0
     assert report["checks"]["poison_dead_lettered"]["injected"] == 1000
     assert report["checks"]["restarts_in_ready"]["restarts"] == 3
     assert result.returncode == 0, tail

@@ -3,10 +3,16 @@ events of the same stream; never from free text."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from services.coordination.projection.batch import coded, project
 from services.coordination.projection.describe import describe, number
 from services.coordination.projection.facts import Fact
+from services.coordination.projection.inputs import OtherEvent
 from services.coordination.projection.state import PatientSummary, empty
+from shared.envelope import UnknownEventType
 from tests.unit.coordination.builders import (
     PATIENT,
     assessed,
@@ -110,7 +116,9 @@ def test_assessment_record_and_team_decision_texts() -> None:
         review, conference,
         fact("assessment", "PatientPreferencesUpdated", {"preferences": {
             "language": "de", "prefers_non_pharmacological_first": True}}, stream=f"patient-{PATIENT}", seq=3),
-        fact("assessment", "PatientTransferred", {"to_clinic_id": "clinic-b"}, stream=f"patient-{PATIENT}", seq=4),
+        # an entry of a type coordination does not read, as earlier versions recorded one
+        replace(fact("assessment", "PatientPreferencesUpdated", {"preferences": {}}, stream=f"patient-{PATIENT}",
+                     seq=4), event_name="PatientTransferred", body=OtherEvent()),
     ) == [
         "enrolled (age 40-49)",
         "housing worsened (high impact)",
@@ -152,8 +160,10 @@ def test_v2_codes_say_why_in_the_timeline() -> None:
         "adverse effect of sertraline reported: sexual dysfunction (moderate)",
         "sertraline stopped (adverse effect)",
     ]
-    unknown = fact("assessment", "PatientTransferred", {"to_clinic_id": "clinic-b", "note": "moved in with Erika"})
-    assert coded(unknown) == {}
+    with pytest.raises(UnknownEventType):  # dead-lettered: neither its name nor its words reach the timeline
+        fact("assessment", "PatientTransferred", {"to_clinic_id": "clinic-b", "note": "moved in with Erika"})
+    kept = replace(effect, event_name="PatientTransferred", body=OtherEvent())  # as earlier versions kept one
+    assert coded(kept) == {}
 
 
 def test_describe_reads_the_summary_before_the_event() -> None:

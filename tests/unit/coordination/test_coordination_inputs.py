@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from services.coordination.handlers import registry
 from services.coordination.projection import inputs
 from services.coordination.projection.batch import project
-from services.coordination.projection.facts import OtherEvent, UnreadableEvent, read
+from services.coordination.projection.facts import UnreadableEvent, read
 from services.coordination.projection.state import PatientSummary
 from shared.envelope import UnknownEventType
 from tests.unit.coordination.builders import envelope, fact, history_of_all_kinds
@@ -20,8 +20,13 @@ from tests.unit.coordination.builders import envelope, fact, history_of_all_kind
 def test_events_are_matched_by_service_and_name_whatever_the_version() -> None:
     v2 = fact("pharmacy", "MedicationDiscontinued", {"medication_id": "m-1", "new_field": 3}, version=2)
     assert isinstance(v2.body, inputs.MedicationDiscontinued)
-    other = fact("assessment", "SomethingNew", {"a": 1})
-    assert isinstance(other.body, OtherEvent) and other.event_name == "SomethingNew"
+
+
+@pytest.mark.parametrize(("service", "name"), [("assessment", "SomethingNew"), ("pharmacy", "PatientEnrolled"),
+                                               ("coordination", "SomethingNew"), ("nutrition", "MealLogged")])
+def test_a_type_coordination_does_not_read_is_refused_to_the_dead_letters(service: str, name: str) -> None:
+    with pytest.raises(UnknownEventType):
+        fact(service, name, {"a": 1})
 
 
 def test_therapy_field_names_of_either_spelling_are_read() -> None:
