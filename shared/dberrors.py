@@ -37,6 +37,9 @@ _CLIENT_SIDE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InvalidCachedStatementError,
 )
 
+# Every type a request handler must look at: is_environmental decides, the rest stays a 500.
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, *_CLIENT_SIDE)
+
 _MAX_CHAIN = 8
 
 

@@ -26,7 +26,7 @@ from shared.access_audit import RefusalLog
 from shared.audit.checkpoints import run_checkpoints
 from shared.auth import AuthConfig, Authenticator, Principal, scope_to_clinic
 from shared.db import create_pool
-from shared.dberrors import is_environmental
+from shared.dberrors import DRIVER_ERRORS, is_environmental
 from shared.directory import PatientDirectory, Visible
 from shared.errors import DomainError
 from shared.eventstore import PostgresEventStore
@@ -375,7 +375,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "the service's database is unavailable; try again shortly"},
                             status_code=503, headers={"Retry-After": "1"})
 
-    for kind in (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+    # Every driver error is_environmental may call the environment's (a connection cut mid-
+    # query can surface as asyncpg's InternalClientError, no PostgresError nor OSError).
+    for kind in DRIVER_ERRORS:
         app.add_exception_handler(kind, environment_error)
 
     @app.exception_handler(RequestValidationError)

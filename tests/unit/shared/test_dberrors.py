@@ -27,6 +27,8 @@ ENVIRONMENTAL = [
     pg.UndefinedColumnError('column "clinic_id" does not exist'),  # 42703
     pg.InterfaceError("cannot perform operation: another operation is in progress"),
     pg.InvalidCachedStatementError("cached statement plan is invalid"),
+    # a connection cut mid-query by a server's shutdown (seen under load in `make chaos`)
+    pg._base.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
     ConnectionResetError(104, "Connection reset by peer"),
     OSError("network unreachable"),
     TimeoutError(),
