@@ -29,7 +29,7 @@ ENVIRONMENTAL_CODES = frozenset({"42P01", "42703"})
 
 # Client-side failures: the connection, not the statement, is at fault. A cached
 # statement invalidated by a schema change is re-prepared on the next try.
-_CLIENT_SIDE: tuple[type[BaseException], ...] = (
+_CLIENT_SIDE: tuple[type[Exception], ...] = (
     OSError,  # includes ConnectionError
     asyncio.TimeoutError,
     asyncpg.exceptions.InterfaceError,
@@ -38,7 +38,7 @@ _CLIENT_SIDE: tuple[type[BaseException], ...] = (
 )
 
 # Every type a request handler must look at: is_environmental decides, the rest stays a 500.
-DRIVER_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, *_CLIENT_SIDE)
+DRIVER_ERRORS: tuple[type[Exception], ...] = (asyncpg.PostgresError, *_CLIENT_SIDE)
 
 _MAX_CHAIN = 8
 
