@@ -155,6 +155,8 @@ async def _exercise(plan: Plan, platform: pf.Platform, proxy: Proxy) -> dict[str
     return {
         "commands": load.total, "commands_acknowledged": len(ledger.acked), "load_failures": len(loaded.failures),
         "load_failure_examples": sorted(set(loaded.failures.values()))[:5],
+        # the ledger's times (a 5xx's "at") count from the load's start, the faults' from t0
+        "load_started_s": round(load.started - t0, 1),
         "load_s": round(load_s, 1), "faults_done_s": round(faults_s, 1), "settle_s": settle,
         "commands_per_s": round(load.rate, 1), "requests": ledger.sent, "statuses": dict(ledger.statuses),
         "client_retries": load.api.retries, "max_lag": observer.max_lag,
