@@ -31,6 +31,7 @@ async def flags(stack: Stack, patient_id: str) -> list[dict[str, object]]:
 async def test_the_tick_raises_a_deadline_that_passed_with_no_new_event_at_the_deadline(stack: Stack) -> None:
     context: CoordinationContext = stack.app.state.context
     pid = await enroll(stack.assessment)
+    await wait_for_entries(stack.pool, {pid: 1})  # known to coordination first: the tick is the point
     due = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
     resp = await stack.coordination.post(f"/v1/patients/{pid}/escalations", headers=COORDINATOR, json={
         "target": "psychotherapy", "reason": "non_response", "decided_at": (due - timedelta(days=14)).isoformat(),

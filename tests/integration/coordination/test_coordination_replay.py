@@ -46,8 +46,10 @@ async def test_redelivery_from_offset_zero_changes_nothing_and_a_rebuild_gives_t
     events = synthetic_history(patients=12, seed=3)
     await publish_history(stack.kafka, stack.settings, events)
     pid = await enroll(stack.assessment)  # and some traffic through the real APIs
-    await stack.coordination.post(f"/v1/patients/{pid}/escalations", headers=COORDINATOR, json={
+    await wait_for_entries(stack.pool, {pid: 1})  # known to coordination before its decision
+    decided = await stack.coordination.post(f"/v1/patients/{pid}/escalations", headers=COORDINATOR, json={
         "target": "both", "reason": "relapse", "decided_at": "2026-05-01T10:00:00Z"})
+    assert decided.status_code == 201, decided.text
     total = len(events) + 2
     await wait_for_entries(stack.pool, {pid: 2})
     assert int(await stack.pool.fetchval("SELECT count(*) FROM timeline_entries")) == total
