@@ -4,7 +4,7 @@ Every POST carries a correlation id derived from its Idempotency-Key, so a retri
 keeps it and the events it recorded can be found by it afterwards. The ledger holds each
 acknowledged command (2xx) and every 5xx answer, with whether it was a 503 with Retry-After;
 the demo client retries 503 (as told by Retry-After), 404 of a patient not yet known, 409 and
-transport errors, over about a minute here (a service restarting, a cut lasting seconds).
+transport errors, over about five minutes here (a service restarting, a projection catching up).
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ from shared.demo.cohort import Cohort, build
 from shared.demo.loader import Loaded, fresh_anchor, load_cohort
 
 CORRELATION = uuid.UUID("4f8b1c9e-2d7a-4c55-9b1e-6a0c3e5d7f21")
-DELAYS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 4.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0)  # about 60 s
+# About 300 s: longer than a fault may take to recover (faults.RECOVERY_TIMEOUT, 240 s), so a
+# command the load gives up on means something did not recover, not a client too impatient
+# for a projection catching up (a patient stays unknown to coordination, 404, until then).
+DELAYS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 4.0, *(5.0,) * 57)
 
 
 def correlation_for(idempotency_key: str) -> str:
