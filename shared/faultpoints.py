@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from shared.envelope import Envelope
+from shared.outbox.relay import AfterAck
 
 RELAY_AFTER_ACK = "relay-after-ack"
 
@@ -31,8 +32,7 @@ def fired(folder: Path, service: str, point: str) -> Path:
     return folder / f"{service}.{point}.fired"
 
 
-def relay_after_ack(folder: str | None, service: str,
-                    die: Callable[[], None] | None = None) -> Callable[[Sequence[Envelope]], Awaitable[None]] | None:
+def relay_after_ack(folder: str | None, service: str, die: Callable[[], None] | None = None) -> AfterAck | None:
     """The relay's ``after_ack`` hook for ``service``, or None when no folder is given (then
     the relay runs with no hook at all: the point costs nothing outside a fault run)."""
     if not folder:
